@@ -1,0 +1,50 @@
+"""Test-only ComfyUI nodes: loaders for the tiny real models, for server and workflow tests.
+Loaded by the test servers through extra_model_paths; never shipped as part of the pack."""
+from comfy_api.latest import ComfyExtension, io
+
+from . import tiny_models
+
+CATEGORY = "training-free-video/testing"
+
+
+class TinyModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TFVTest_TinyModelLoader", display_name="Tiny Test Model", category=CATEGORY,
+            description="A tiny real ComfyUI model with seeded random weights.",
+            inputs=[io.Combo.Input("kind", options=["wan21_5d_flow", "animatediff_eps", "animatediff_v"],
+                                   tooltip="Which tiny model."),
+                    io.Int.Input("seed", default=0, min=0, max=2**31, tooltip="Weight seed.")],
+            outputs=[io.Model.Output()])
+
+    @classmethod
+    def execute(cls, kind, seed):
+        if kind == "wan21_5d_flow":
+            return io.NodeOutput(tiny_models.tiny_wan(seed))
+        return io.NodeOutput(tiny_models.tiny_animatediff(seed, "eps" if kind == "animatediff_eps" else "v_prediction"))
+
+
+class TinyConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TFVTest_TinyConditioning", display_name="Tiny Test Conditioning", category=CATEGORY,
+            description="Seeded random cross-attention context for the tiny models.",
+            inputs=[io.Combo.Input("kind", options=["wan21_5d_flow", "animatediff"], tooltip="Which tiny model."),
+                    io.Int.Input("seed", default=0, min=0, max=2**31, tooltip="Context seed.")],
+            outputs=[io.Conditioning.Output()])
+
+    @classmethod
+    def execute(cls, kind, seed):
+        dim = tiny_models.WAN_TEXT_DIM if kind == "wan21_5d_flow" else tiny_models.UNET_CONTEXT_DIM
+        return io.NodeOutput(tiny_models.conditioning(dim, seed))
+
+
+class TestExtension(ComfyExtension):
+    async def get_node_list(self):
+        return [TinyModelLoader, TinyConditioning]
+
+
+async def comfy_entrypoint():
+    return TestExtension()
