@@ -19,12 +19,19 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 DEMO_NAME = "demo_aesthetic (no weights)"
 
 
+def resize_short(x: torch.Tensor, size: int) -> torch.Tensor:
+    """[B, C, H, W] with the short side resized to `size` like torchvision's Resize(size): antialiased bicubic, which
+    matches PIL's BICUBIC (what these models were trained with) to about 1/255."""
+    h, w = x.shape[-2:]
+    hw = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return x if hw == (h, w) else F.interpolate(x, size=hw, mode="bicubic", antialias=True, align_corners=False)
+
+
 def preprocess(images: torch.Tensor, size: int, mean=OPENAI_MEAN, std=OPENAI_STD) -> torch.Tensor:
-    """IMAGE [B, H, W, C] in 0..1 -> normalised [B, 3, size, size]: CLIP's transform (bicubic resize of the short
-    side, centre crop), on the images' device."""
-    x = images[..., :3].movedim(-1, 1).float()
-    x = kornia.geometry.transform.resize(x, size, interpolation="bicubic", side="short", antialias=True)
-    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    """IMAGE [B, H, W, C] in 0..1 -> normalised [B, 3, size, size]: CLIP's transform (resize of the short side,
+    centre crop), on the images' device."""
+    x = resize_short(images[..., :3].movedim(-1, 1).float(), size)
+    top, left = (round((n - size) / 2) for n in x.shape[-2:])      # torchvision's CenterCrop offsets
     x = x[..., top:top + size, left:left + size].clamp(0, 1)
     return kornia.enhance.normalize(x, torch.tensor(mean, device=x.device), torch.tensor(std, device=x.device))
 
@@ -150,8 +157,7 @@ class DemoAesthetic(RewardModel):
     kind, text_dependent = "demo", False
 
     def score(self, images, _prompt):
-        x = images[..., :3].movedim(-1, 1).float()
-        x = kornia.geometry.transform.resize(x, 224, side="short", antialias=True).clamp(0, 1)
+        x = resize_short(images[..., :3].movedim(-1, 1).float(), 224).clamp(0, 1)
         r, g, b = x.unbind(1)
         rg, yb = r - g, 0.5 * (r + g) - b
         colour = (rg.var((1, 2)) + yb.var((1, 2))).sqrt() + 0.3 * (rg.mean((1, 2)) ** 2 + yb.mean((1, 2)) ** 2).sqrt()

@@ -63,6 +63,22 @@ def test_ranking_follows_scores(models, images, kind):
     assert order[0] == int(scores.argmax())
 
 
+def test_preprocess_matches_clips_pil_transform():
+    """Resize(224, BICUBIC) + CenterCrop(224) + Normalize, as the reference models were trained, to about 1/255."""
+    import numpy as np
+    from PIL import Image
+    g = torch.Generator().manual_seed(2)
+    rgb = torch.nn.functional.interpolate(torch.rand(1, 3, 30, 19, generator=g), size=(451, 301), mode="bilinear")
+    rgb = (rgb * 255).round() / 255                                   # what a decoded uint8 image holds
+    pil = Image.fromarray((rgb[0].permute(1, 2, 0) * 255).round().byte().numpy()).resize((224, 335), Image.BICUBIC)
+    top = round((335 - 224) / 2)
+    ref = torch.from_numpy(np.asarray(pil)).permute(2, 0, 1).float()[:, top:top + 224] / 255
+    ref = (ref - torch.tensor(rm.OPENAI_MEAN)[:, None, None]) / torch.tensor(rm.OPENAI_STD)[:, None, None]
+    ours = rm.preprocess(rgb.permute(0, 2, 3, 1), 224)[0]
+    assert ours.shape == (3, 224, 224)
+    assert (ours - ref).abs().max() * min(rm.OPENAI_STD) < 2.5 / 255
+
+
 def test_ranking_breaks_ties_by_candidate_order():
     assert rm.ranking([0.5, 2.0, 0.5, 2.0, -1.0]) == [1, 3, 0, 2, 4]
 
