@@ -67,13 +67,28 @@ def test_loader_lists_every_folder_and_always_the_demo(reward, models_root):
                                        ("PickScore_v1", "pickscore"), ("clip-vit-large-patch14", "clip_score"),
                                        ("laion-aesthetic", "aesthetic")])
 def test_loader_detects_and_loads_each_kind(reward, models_root, name, kind):
-    handle = result(reward.RewardModelLoader.execute(name, "auto", "auto"))[0]
+    with torch.inference_mode():                                            # as ComfyUI runs nodes
+        handle = result(reward.RewardModelLoader.execute(name, "auto", "auto"))[0]
     assert handle.model.kind == kind and name in handle.name
     assert isinstance(handle.patcher, comfy.model_patcher.ModelPatcher)
     expected = torch.float16 if comfy.model_management.should_use_fp16(handle.patcher.load_device) else torch.float32
     assert handle.model._param().dtype == expected
-    scores = handle.score(candidates(3), "a red dog", 2)
+    with torch.inference_mode():
+        scores = handle.score(candidates(3), "a red dog", 2)
     assert scores.shape == (3,) and torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", ["ImageReward", "HPSv2.1"])
+def test_fp16_scores_follow_fp32(reward, models_root, name):
+    full, half = (result(reward.RewardModelLoader.execute(name, "auto", p))[0] for p in ("fp32", "fp16"))
+    assert half.model._param().dtype == torch.float16
+    heads = [m for m in half.model.modules() if isinstance(m, reward.rm.LinearHead)]
+    assert all(h.layers[0].weight.dtype == torch.float32 for h in heads)            # scored in fp32
+    images = candidates(4)
+    with torch.inference_mode():
+        a, b = full.score(images, "a red dog", 4), half.score(images, "a red dog", 4)
+    assert b.dtype == torch.float32
+    torch.testing.assert_close(b, a, rtol=0, atol=2e-3 * a.abs().max().item())
 
 
 def test_kind_can_be_overridden(reward, models_root):
