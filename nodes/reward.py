@@ -205,9 +205,9 @@ class RankByReward(io.ComfyNode):
                             "in Load Reward Model.")
         values, order = scores.tolist(), rm.ranking(scores)
         best = order[:top_k]
-        previews = ui.ImageSaveHelper.save_images(
-            thumbnails(images), filename_prefix="tfv_rank_" + "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=5)),
-            folder_type=io.FolderType.temp, cls=None, compress_level=1)
+        prefix = "tfv_rank_" + "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=5))
+        previews = ui.ImageSaveHelper.save_images(thumbnails(images), filename_prefix=prefix,
+                                                  folder_type=io.FolderType.temp, cls=None, compress_level=1)
         return io.NodeOutput(
             images[best].clone(), missing_latents() if latents is None else select_latents(latents, best),
             ",".join(map(str, best)), json.dumps(values), ranking_table(reward_model.name, values, order, top_k),

@@ -58,7 +58,7 @@ class RewardModel(nn.Module):
         return next(self.parameters())
 
     def cast(self, dtype: torch.dtype) -> "RewardModel":
-        """Backbone in `dtype`; small heads and scales stay float32 (scores are compared to each other)."""
+        """Backbone in `dtype`; the small linear heads stay float32 (scores are compared with each other)."""
         self.to(dtype)
         for m in self.modules():
             if isinstance(m, LinearHead):
@@ -293,7 +293,8 @@ def openclip_config(sd: dict, eos_token_id: int) -> CLIPConfig:
         v_width, _, patch, _ = sd["visual.conv1.weight"].shape
         grid = round((sd["visual.positional_embedding"].shape[0] - 1) ** 0.5)
         vocab, t_width = sd["token_embedding.weight"].shape
-        vision = dict(hidden_size=v_width, intermediate_size=sd["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0],
+        v_mlp = sd["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0]
+        vision = dict(hidden_size=v_width, intermediate_size=v_mlp,
                       num_hidden_layers=_layers(sd, "visual.transformer.resblocks."),
                       num_attention_heads=v_width // OPENCLIP_VISION_HEAD_WIDTH.get(v_width, 64),
                       image_size=grid * patch, patch_size=patch, hidden_act="gelu", layer_norm_eps=1e-5)
