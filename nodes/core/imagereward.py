@@ -21,7 +21,7 @@ import json
 
 import torch
 from torch import nn
-from transformers import BertTokenizer, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
+from transformers import BertTokenizerFast, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
 
 from .reward_files import RewardFileError, first, load_strict, read_state_dict, resolve
 from .reward_models import LinearHead, RewardModel, preprocess
@@ -125,7 +125,7 @@ def load_imagereward(folder: str, dtype: torch.dtype = torch.float32) -> ImageRe
             mlp = LinearHead(LinearHead.dims_from(sd, "mlp.layers."))
         except RewardFileError as e:
             raise RewardFileError(f"{path} is not an ImageReward v1.0 checkpoint: {e}.") from None
-    tokenizer = BertTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = BertTokenizerFast.from_pretrained(folder, local_files_only=True)
     model = ImageReward(vision, text, mlp, tokenizer)
     load_strict(model, map_keys(sd), "an ImageReward v1.0 checkpoint", path)
     return model.eval().cast(dtype)

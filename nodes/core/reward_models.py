@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from torch import nn
-from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, CLIPVisionModelWithProjection
+from transformers import CLIPConfig, CLIPModel, CLIPTokenizerFast, CLIPVisionModelWithProjection
 
 from .reward_files import RewardFileError, first, load_strict, read_state_dict, resolve
 
@@ -212,7 +212,7 @@ def load_hf_clip(folder: str, kind: str, dtype: torch.dtype) -> RewardModel:
         with torch.device("meta"):
             clip = CLIPModel(config)
         load_strict(clip, sd, "a Hugging Face CLIPModel", weights)
-        tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = CLIPTokenizerFast.from_pretrained(folder, local_files_only=True)
         size, mean, std = image_settings(folder, config.vision_config.image_size)
         return ClipReward(clip.eval(), tokenizer, kind, size, mean, std).cast(dtype)
     head_path = next(found[p] for p in found if p not in ("config.json", "model.safetensors"))
@@ -315,7 +315,7 @@ def load_hpsv2(folder: str, dtype: torch.dtype) -> ClipReward:
     found = resolve(folder, "hpsv2")
     path = first(found, "HPS_v2.1_compressed.pt", "HPS_v2_compressed.pt", "HPS_v2*.safetensors")
     sd = read_state_dict(path)
-    tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = CLIPTokenizerFast.from_pretrained(folder, local_files_only=True)
     try:
         config = openclip_config(sd, tokenizer.eos_token_id)
     except RewardFileError as e:

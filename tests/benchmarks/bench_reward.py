@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel, BertTokenizer
-from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+from transformers import BertTokenizerFast, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
+from transformers import CLIPConfig, CLIPModel, CLIPTokenizerFast
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:           # run directly: tests/ on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +29,7 @@ def imagereward_model(full: bool, folder: str) -> rm.RewardModel:
                           bos_token_id=None, sep_token_id=None, eos_token_id=None)
     rf.write_bert_vocab(folder)
     return ir.ImageReward(BlipVisionModel(vision), BlipTextModel(text, add_pooling_layer=False),
-                          rm.LinearHead([tw, 1024, 128, 64, 16, 1]), BertTokenizer.from_pretrained(folder))
+                          rm.LinearHead([tw, 1024, 128, 64, 16, 1]), BertTokenizerFast.from_pretrained(folder))
 
 
 def hps_model(full: bool, folder: str) -> rm.RewardModel:
@@ -42,7 +42,7 @@ def hps_model(full: bool, folder: str) -> rm.RewardModel:
                                         intermediate_size=4 * v, image_size=224, patch_size=14, hidden_act="gelu"),
                      projection_dim=t)
     rf.write_clip_tokenizer(folder)
-    return rm.ClipReward(CLIPModel(cfg), CLIPTokenizer.from_pretrained(folder), "hpsv2", 224)
+    return rm.ClipReward(CLIPModel(cfg), CLIPTokenizerFast.from_pretrained(folder), "hpsv2", 224)
 
 
 def timed(model, images, batch_size, sync, repeat=3):

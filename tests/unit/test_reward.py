@@ -154,6 +154,14 @@ def test_hpsv2_equals_the_original_openclip_architecture(models, images):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_a_tokenizer_json_replaces_vocab_and_merges(folders, models, images, tmp_path):
+    folder = _copy_without(folders["hpsv2"], str(tmp_path / "hps"), ("vocab.json", "merges.txt"))
+    models["hpsv2"].tokenizer.backend_tokenizer.save(os.path.join(folder, "tokenizer.json"))
+    model = rm.load_reward_model(folder, "hpsv2")
+    torch.testing.assert_close(rm.score_images(model, images, "a cat on mars", 6),
+                               rm.score_images(models["hpsv2"], images, "a cat on mars", 6))
+
+
 def test_openclip_vit_h_config_from_shapes():
     """The real HPSv2 checkpoint's shapes give OpenCLIP's ViT-H-14 (heads of width 80 in the image tower)."""
     shapes = {"visual.conv1.weight": (1280, 3, 14, 14), "visual.positional_embedding": (257, 1280),
@@ -282,6 +290,18 @@ def test_pickled_code_and_non_weight_files_are_refused(tmp_path):
     bad.write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(files.RewardFileError):
         files.read_state_dict(str(bad))
+
+
+def test_loading_never_touches_the_network(folders, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for kind, folder in folders.items():
+        assert rm.load_reward_model(folder, kind).kind == kind
 
 
 def test_detect_kind(folders, tmp_path):
