@@ -81,6 +81,14 @@ class IVMixedGuider(comfy.samplers.CFGGuider):
             host.fail(NODE, "nested (multi-part) latents are not supported: sample the video latent alone.")
         self.layout = host.video_layout(self.model_patcher, latent_image, NODE)
         im = self.image_model
+        if self.layout.is_5d:
+            host.log_once("ivmixed-5d", f"{NODE}: 5D latent, the image model sees each latent frame as a one-frame "
+                                        "video (experimental: with a causal video VAE only frame 0 is an image latent).")
+        if host.sigma_max(self.model_patcher) > host.sigma_max(im) * 1.001:
+            host.log_once("ivmixed-clamp", f"{NODE}: the video model's schedule reaches sigma "
+                                           f"{host.sigma_max(self.model_patcher):.1f}, the image model's only "
+                                           f"{host.sigma_max(im):.1f}: above that the image model is told its highest "
+                                           "timestep (same sigma, clamped label).")
         self.image_conds = {k: [c.copy() for c in v] for k, v in self.image_original_conds.items()}
         comfy.samplers.preprocess_conds_hooks(self.image_conds)
         self.image_options = comfy.model_patcher.create_model_options_clone(im.model_options)
