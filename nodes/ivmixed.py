@@ -1,5 +1,4 @@
-"""IV-Mixed Sampler (Shao et al., ICLR 2025, arXiv:2410.04171): a GUIDER for SamplerCustomAdvanced that mixes an
-image model's and a video model's zigzag steps into ordinary sampling."""
+"""IV-Mixed Sampler (Shao et al., ICLR 2025, arXiv:2410.04171): image/video zigzag steps as a GUIDER."""
 import torch
 from comfy_api.latest import io
 
@@ -83,7 +82,7 @@ class IVMixedGuider(comfy.samplers.CFGGuider):
         im = self.image_model
         if self.layout.is_5d:
             host.log_once("ivmixed-5d", f"{NODE}: 5D latent, the image model sees each latent frame as a one-frame "
-                                        "video (experimental: with a causal video VAE only frame 0 is an image latent).")
+                                        "video (experimental: with a causal VAE only frame 0 is an image latent).")
         if host.sigma_max(self.model_patcher) > host.sigma_max(im) * 1.001:
             host.log_once("ivmixed-clamp", f"{NODE}: the video model's schedule reaches sigma "
                                            f"{host.sigma_max(self.model_patcher):.1f}, the image model's only "
@@ -216,7 +215,7 @@ class IVMixedGuiderNode(io.ComfyNode):
                         "ordinary step. Plug into SamplerCustomAdvanced; euler or ddim reproduce the paper's "
                         "algorithm exactly. " + COST,
             inputs=[
-                io.Model.Input("video_model", tooltip="The video model (e.g. SD1.5 with an AnimateDiff motion module)."),
+                io.Model.Input("video_model", tooltip="The video model (e.g. SD1.5 + an AnimateDiff motion module)."),
                 io.Conditioning.Input("video_positive", tooltip="Positive prompt for the video model."),
                 io.Conditioning.Input("video_negative", tooltip="Negative prompt for the video model."),
                 io.Model.Input("image_model", tooltip="The image model, in the video model's latent space (SD1.5 "
