@@ -358,7 +358,8 @@ def test_shared_base_model_equals_two_separate_models(conds):
     assert vdm.is_clone(idm)
     shared = sample(vdm, idm, conds, sigmas=sigmas)
     assert close(shared, separate, 1e-6)
-    assert vlog and all(motion for motion, *_ in vlog)           # the video model always has its motion module
+    assert len(ilog) == 2 * 2 and len(vlog) == 2 * 2 + 3         # each model's wrappers see only its own calls
+    assert all(motion for motion, *_ in vlog)                    # the video model always has its motion module
     assert ilog and not any(motion for motion, *_ in ilog)       # the image model never sees it
     assert all(batch == 2 * FRAMES for *_, batch in ilog)        # frames as a batch of images (cond + uncond)
     own = host.model_sampling(idm)
