@@ -197,8 +197,7 @@ class IVMixedGuider(comfy.samplers.CFGGuider):
         """After zigzag sub-step k of step i: progress inside the step (the sampler marks its end), cancel."""
         if self.progress is None:
             return host.check_cancel()
-        self.progress.done = i * PARTS + k
-        self.progress.update(1, x0)
+        self.progress.update_to(i * PARTS + k + 1, x0)
 
 
 class IVMixedGuiderNode(io.ComfyNode):
