@@ -12,8 +12,8 @@ from .core import sds
 from .core.layout import FRAMES_IN_BATCH, VIDEO_5D
 
 CATEGORY = "training-free-video/i4vgen"
-STATIC = "Static Video from Image Latent"
-NIVSDS = "NI-VSDS (animate anchor)"
+STATIC_NAME = "Static Video from Image Latent"
+NIVSDS_NAME = "NI-VSDS (animate anchor)"
 
 
 def static_video(samples: torch.Tensor, index: int, frames: int, layout: str) -> torch.Tensor:
@@ -21,13 +21,13 @@ def static_video(samples: torch.Tensor, index: int, frames: int, layout: str) ->
     if samples.ndim == 5 and samples.shape[2] == 1:
         samples = samples[:, :, 0]
     elif samples.ndim != 4:
-        host.fail(STATIC, f"needs an image latent [B, C, H, W] (or [B, C, 1, H, W]), got {tuple(samples.shape)}: "
+        host.fail(STATIC_NAME, f"needs an image latent [B, C, H, W] (or [B, C, 1, H, W]), got {tuple(samples.shape)}: "
                           "connect the anchor image's latent, not a video.")
     if not 0 <= index < samples.shape[0]:
-        host.fail(STATIC, f"batch_index {index} is outside the batch of {samples.shape[0]} image(s): "
+        host.fail(STATIC_NAME, f"batch_index {index} is outside the batch of {samples.shape[0]} image(s): "
                           f"use 0 to {samples.shape[0] - 1}.")
     if frames < 2:
-        host.fail(STATIC, f"frames must be at least 2, got {frames}.")
+        host.fail(STATIC_NAME, f"frames must be at least 2, got {frames}.")
     pattern = "c h w -> 1 c t h w" if layout == VIDEO_5D else "c h w -> t c h w"
     return repeat(samples[index], pattern, t=frames).contiguous()  # a copy, never a view of the input
 
@@ -71,7 +71,7 @@ def animate(model, positive, negative, cfg: float, samples: torch.Tensor, seed: 
     sigmas, a, b, lam, raw = plan(model, steps, scheduler, fraction, etas, max_weight)
     clamped = [k for k in range(len(raw)) if raw[k] > max_weight]
     if clamped:
-        host.log.info(f"{NIVSDS}: pull weight clamped to {max_weight} at step(s) {clamped} "
+        host.log.info(f"{NIVSDS_NAME}: pull weight clamped to {max_weight} at step(s) {clamped} "
                       f"(unclamped up to {float(raw.max()):.2f}).")
     noise = host.prepare_noise(samples, seed)
     progress = host.Progress(len(sigmas), model)
@@ -92,28 +92,28 @@ def check(model, latent: dict, steps: int, scheduler: str, fraction: float, step
     """Every input checked before any work; returns the parsed step sizes."""
     x = latent["samples"]
     if "noise_mask" in latent:
-        host.fail(NIVSDS, "the latent has a noise mask, which NI-VSDS does not support: remove Set Latent Noise Mask.")
+        host.fail(NIVSDS_NAME, "the latent has a noise mask, which NI-VSDS does not support: remove Set Latent Noise Mask.")
     if (x.ndim == 4 and x.shape[0] == 1) or (x.ndim == 5 and x.shape[2] == 1):
-        host.fail(NIVSDS, f"got an image latent {tuple(x.shape)}: NI-VSDS animates a static video, so put "
-                          f"'{STATIC}' between the anchor image latent and this node.")
-    host.video_layout(model, x, NIVSDS)
+        host.fail(NIVSDS_NAME, f"got an image latent {tuple(x.shape)}: NI-VSDS animates a static video, so put "
+                          f"'{STATIC_NAME}' between the anchor image latent and this node.")
+    host.video_layout(model, x, NIVSDS_NAME)
     if not torch.count_nonzero(x):
-        host.fail(NIVSDS, "the latent is all zeros (an empty latent): connect a static video made from your "
-                          f"anchor image with '{STATIC}'.")
+        host.fail(NIVSDS_NAME, "the latent is all zeros (an empty latent): connect a static video made from your "
+                          f"anchor image with '{STATIC_NAME}'.")
     if scheduler not in comfy.samplers.SCHEDULER_NAMES:
-        host.fail(NIVSDS, f"unknown scheduler '{scheduler}': use one of {comfy.samplers.SCHEDULER_NAMES}.")
+        host.fail(NIVSDS_NAME, f"unknown scheduler '{scheduler}': use one of {comfy.samplers.SCHEDULER_NAMES}.")
     if steps < 1:
-        host.fail(NIVSDS, f"steps must be at least 1, got {steps}.")
+        host.fail(NIVSDS_NAME, f"steps must be at least 1, got {steps}.")
     if not 0.0 <= fraction <= 1.0:
-        host.fail(NIVSDS, f"fraction must be between 0 and 1 (paper: 0.6), got {fraction}.")
+        host.fail(NIVSDS_NAME, f"fraction must be between 0 and 1 (paper: 0.6), got {fraction}.")
     if not 0.0 < max_weight <= 1.0:
-        host.fail(NIVSDS, f"max_weight must be in (0, 1] (1 = step at most onto the denoised video), got {max_weight}.")
+        host.fail(NIVSDS_NAME, f"max_weight must be in (0, 1] (1 = step at most onto the denoised video), got {max_weight}.")
     if not cfg >= 0.0:
-        host.fail(NIVSDS, f"cfg must be 0 or more, got {cfg}.")
+        host.fail(NIVSDS_NAME, f"cfg must be 0 or more, got {cfg}.")
     try:
         return sds.parse_step_sizes(step_sizes)
     except ValueError as e:
-        host.fail(NIVSDS, f"step_sizes: {e}.")
+        host.fail(NIVSDS_NAME, f"step_sizes: {e}.")
 
 
 class StaticVideo(io.ComfyNode):
@@ -121,7 +121,7 @@ class StaticVideo(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="TFV_StaticVideo",
-            display_name=STATIC,
+            display_name=STATIC_NAME,
             category=CATEGORY,
             description="I4VGen: repeats one image latent into a static video latent (every frame the same), "
                         "ready for NI-VSDS to animate. No model evaluations.",
@@ -152,7 +152,7 @@ class NIVSDS(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="TFV_NIVSDS",
-            display_name=NIVSDS,
+            display_name=NIVSDS_NAME,
             category=CATEGORY,
             description="I4VGen's noise-invariant video score distillation: animates a static video by pulling "
                         "it, coarse to fine, toward the video model's denoised estimate under one fixed noise. "
