@@ -45,6 +45,7 @@ def pull_weights(a: torch.Tensor, b: torch.Tensor, etas: list[float], max_weight
     return raw.clamp(max=max_weight), raw
 
 
+@torch.no_grad()
 def ni_vsds(denoise, x0: torch.Tensor, noise: torch.Tensor, sigmas, a, b, lam, callback=None) -> torch.Tensor:
     """Algorithm 1 of I4VGen: coarse to fine over `sigmas`, one update per level with the same `noise`.
     denoise(x, sigma) -> D; a, b: x_t = a*x0 + b*noise at each level; lam: pull weights."""

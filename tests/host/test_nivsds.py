@@ -191,6 +191,7 @@ def test_runs_inside_inference_mode_without_touching_inputs(nv):
     with torch.inference_mode():
         inside = run_node(nv, model, pos, neg, static, steps=10, fraction=0.1)
     assert torch.equal(plain, inside)
+    assert not plain.requires_grad                                      # no autograd graph through the network
     assert torch.equal(static, keep) and repr(model.model_options) == options
     assert plain.device == comfy.model_management.intermediate_device() and plain.dtype == torch.float32
 
