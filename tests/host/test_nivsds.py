@@ -76,16 +76,17 @@ def test_static_video_shapes_and_content(nv, shape, layout, expected):
     assert torch.equal(images, keep)
 
 
-@pytest.mark.parametrize("shape,index,frames,match", [
-    ((1, 16, 5, 8, 8), 0, 16, "not a video"),
-    ((8, 8), 0, 16, "needs an image latent"),
-    ((2, 4, 8, 8), 2, 16, "batch_index 2 is outside the batch of 2"),
-    ((2, 4, 8, 8), 0, 1, "frames must be at least 2"),
+@pytest.mark.parametrize("shape,index,frames,layout,match", [
+    ((1, 16, 5, 8, 8), 0, 16, "video_5d", "not a video"),
+    ((8, 8), 0, 16, "frames_in_batch", "needs an image latent"),
+    ((2, 4, 8, 8), 2, 16, "frames_in_batch", "batch_index 2 is outside the batch of 2"),
+    ((2, 4, 8, 8), 0, 1, "frames_in_batch", "frames must be at least 2"),
+    ((2, 4, 8, 8), 0, 16, "5d", "unknown layout '5d'"),
 ])
-def test_static_video_refuses_bad_input(nv, shape, index, frames, match):
+def test_static_video_refuses_bad_input(nv, shape, index, frames, layout, match):
     from training_free_video.nodes.host import NodeInputError
     with pytest.raises(NodeInputError, match=rf"\[Static Video from Image Latent\].*{match}"):
-        nv.StaticVideo.execute({"samples": torch.randn(shape)}, index, frames, "frames_in_batch")
+        nv.StaticVideo.execute({"samples": torch.randn(shape)}, index, frames, layout)
 
 
 # ---------------------------------------------------------------- NI-VSDS against its closed form
