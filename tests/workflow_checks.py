@@ -59,12 +59,16 @@ def structure_errors(wf: dict) -> list[str]:
     return errs
 
 
+# Combos that list model files installed on the user's machine: a workflow names the file it was made with.
+FILE_WIDGETS = {"ckpt_name", "unet_name", "clip_name", "vae_name", "lora_name", "model_name"}
+
+
 def value_error(name: str, spec, value) -> str | None:
     kind = spec[0]
     opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     choices = kind if isinstance(kind, list) else opts.get("options") if kind == "COMBO" else None
     if choices is not None:
-        if opts.get("dynamic") or not choices:  # filled from a folder at run time
+        if opts.get("dynamic") or not choices or name in FILE_WIDGETS:  # filled from a folder at run time
             return None if isinstance(value, str) else f"{name}: {value!r} is not a string"
         return None if value in choices else f"{name}: {value!r} not in {choices[:8]}"
     if kind == "BOOLEAN":
@@ -140,6 +144,8 @@ def rewrite_for_test(prompt: dict) -> tuple[dict, list[str]]:
             p[nid] = {"class_type": "SaveAnimatedWEBP", "inputs": {
                 "images": inp["images"], "filename_prefix": str(inp.get("filename_prefix", "tfv")),
                 "fps": float(inp.get("frame_rate", 8)), "lossless": False, "quality": 80, "method": "default"}}
+        elif t == "TFV_RewardModelLoader" and inp.get("model_name") != "demo_aesthetic (no weights)":
+            p[nid] = {"class_type": t, "inputs": {**inp, "model_name": "demo_aesthetic (no weights)", "kind": "auto"}}
         elif t.startswith("ADE_") and isinstance(inp.get("model"), list):
             passthrough[nid] = inp["model"]            # the tiny UNet already has temporal layers
         elif t.startswith("ADE_"):
