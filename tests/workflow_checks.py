@@ -64,7 +64,8 @@ def value_error(name: str, spec, value) -> str | None:
     opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     choices = kind if isinstance(kind, list) else opts.get("options") if kind == "COMBO" else None
     if choices is not None:
-        if opts.get("dynamic") or not choices:  # filled from a folder at run time
+        # filled from a folder at run time (VAELoader lists its built-in "pixel_space" beside the files)
+        if opts.get("dynamic") or not choices or set(choices) <= {"pixel_space"}:
             return None if isinstance(value, str) else f"{name}: {value!r} is not a string"
         return None if value in choices else f"{name}: {value!r} not in {choices[:8]}"
     if kind == "BOOLEAN":
