@@ -44,13 +44,13 @@ def renoise_level(ms, sigma_start: float, flow_sigma: float) -> float:
 def show(text: str) -> None:
     """Log a line and show it on the running node (the sampler) in the UI."""
     host.log.info(text)
-    try:
-        from comfy_execution.utils import get_executing_context
-        from server import PromptServer
-    except ImportError:
+    from comfy_execution.utils import get_executing_context
+    ctx = get_executing_context()
+    if ctx is None:  # not inside a prompt (scripts, tests): no node to show it on
         return
-    ctx, srv = get_executing_context(), getattr(PromptServer, "instance", None)
-    if ctx is not None and srv is not None:
+    from server import PromptServer
+    srv = getattr(PromptServer, "instance", None)
+    if srv is not None:
         srv.send_progress_text(text, ctx.node_id)
 
 

@@ -44,7 +44,7 @@ def pass_seed(seed: int, i: int) -> int:
     return (int(seed) + i * GOLDEN_64) % 2 ** 64
 
 
-def level_for_ratio(ratio, target: float, hi: float, iters: int = 100) -> float:
+def level_for_ratio(ratio, target: float, hi: float, iters: int = 64) -> float:
     """The sigma in [0, hi] where ratio(sigma) = noise/signal equals target (ratio increasing)."""
     lo = 0.0
     for _ in range(iters):
