@@ -17,6 +17,7 @@ class UIGraph:
         self.groups: list[dict] = []
 
     def add(self, ntype: str, title: str | None = None, pos=None, size=(320, 200), **widgets) -> int:
+        """Add a node; widgets not given take their defaults. Returns its id."""
         info = self.info[ntype]
         node_id = len(self.nodes) + 1
         values, inputs = [], []
@@ -45,6 +46,11 @@ class UIGraph:
             raise ValueError(f"{ntype} has no widget(s) {sorted(widgets)}")
         outputs = [{"name": (info.get("output_name") or info["output"])[i], "type": t, "links": [], "slot_index": i}
                    for i, t in enumerate(info["output"])]
+        multiline = sum(1 for _, spec, _ in input_specs(info) if is_widget(spec) and len(spec) > 1
+                        and isinstance(spec[1], dict) and spec[1].get("multiline"))
+        widgets_n = sum(1 for _, spec, _ in input_specs(info) if is_widget(spec))
+        if size == (320, 200):  # about what the frontend draws, so nodes placed side by side do not overlap
+            size = (320, 40 + 22 * max(len(inputs), len(info["output"])) + 24 * widgets_n + 90 * multiline)
         col, row = divmod(len(self.nodes), 3)
         node = {"id": node_id, "type": ntype, "pos": list(pos or (50 + 380 * col, 50 + 260 * row)),
                 "size": list(size), "flags": {}, "order": len(self.nodes), "mode": 0, "inputs": inputs,
