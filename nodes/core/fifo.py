@@ -134,19 +134,19 @@ def cost(f: int, n: int, lookahead: bool = True, windows_per_call: int = 1, cfg:
 
 
 def ancestral_step(x, denoised, sigma, sigma_next, eta: float, noise=None, flow: bool = False):
-    """One DDIM(eta) step per frame in sigma space (paper Eq. 1 per frame; eta = 0 is Euler, eta = 1
-    DDPM-like): k-diffusion's Euler-ancestral step, or its rectified-flow variant for flow models.
+    """The paper's DDIM(eta) step, per frame, in sigma space (eta = 0: Euler; eta = 1: the official
+    setting): k-diffusion's Euler-ancestral step, or ComfyUI's rectified-flow variant for flow models.
     sigma, sigma_next broadcast against x (one level per frame); noise is needed when eta > 0."""
+    if eta == 0:
+        return x + (x - denoised) / sigma * (sigma_next - sigma)
     if flow:
         down = sigma_next * (1 + (sigma_next / sigma - 1) * eta)
         renoise = (sigma_next ** 2 - down ** 2 * (1 - sigma_next) ** 2 / (1 - down) ** 2).clamp(min=0).sqrt()
         x = (down / sigma) * x + (1 - down / sigma) * denoised
-        x = (1 - sigma_next) / (1 - down) * x
-        return x if eta == 0 else x + noise * renoise
+        return (1 - sigma_next) / (1 - down) * x + noise * renoise
     up = torch.minimum(sigma_next, eta * (sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2).sqrt())
     down = (sigma_next ** 2 - up ** 2).sqrt()
-    x = x + (x - denoised) / sigma * (down - sigma)
-    return x if eta == 0 else x + noise * up
+    return x + (x - denoised) / sigma * (down - sigma) + noise * up
 
 
 def is_max_denoise(first_sigma: float, sigma_max: float) -> bool:
