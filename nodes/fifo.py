@@ -124,8 +124,7 @@ class FIFORun:
         lv, lvn = (v.to(x.device) for v in F.levels(sigmas.float().cpu(), p.f, p.n))
         self.S = F.slot_sigmas(lv, float(self.ms.sigma_min), p.prefix)
         self.Sn = torch.cat([lv.new_zeros(p.prefix), lvn])
-        sigma_max = float(self.ms.sigma_max)
-        self.max_denoise = F.is_max_denoise(float(sigmas[0]), sigma_max)
+        self.max_denoise = F.is_max_denoise(float(sigmas[0]), float(self.ms.sigma_max))
         if self.given is not None:
             self.given = to_btchw(self.fmt.process_in(from_btchw(self.given, self.layout).float()), self.layout)
         base = self.base_clip(sigmas.float().to(x.device)) if p.start == F.GENERATE else None
