@@ -293,3 +293,20 @@ def test_node_contract():
     out = result(fifo.FIFOSampler.execute(demo.demo_model(), POS, NEG, empty("frames_in_batch"), 1, 5, 4, 1, False, 1,
                                           1.0, 0.0, "normal", "generate", True))[0]
     assert out["samples"].shape == (5, 4, SIZE, SIZE)
+
+
+@pytest.mark.parametrize("lookahead,per_call,start", [(True, 3, "generate"), (False, 1, "continue")])
+def test_model_calls_match_the_cost_shown_to_the_user(lookahead, per_call, start):
+    model, counter = count_model_calls(demo.demo_model("frames_in_batch", "eps"))
+    latent = empty("frames_in_batch") if start == "generate" else {"samples": torch.ones(3, 4, SIZE, SIZE)}
+    frames = 6
+    run(model, latent, num_frames=frames, lookahead=lookahead, windows_per_call=per_call, start=start, cfg=1.0,
+        keep_given_frames=False)
+    c = F.cost(4, 2, lookahead, per_call, cfg=False, start=start)
+    assert counter["calls"] == c["base_calls"] + (frames + c["warmup_iterations"]) * c["calls_per_frame"]
+    model, counter = count_model_calls(demo.demo_model("frames_in_batch", "eps"))
+    run(model, latent, num_frames=frames, lookahead=lookahead, windows_per_call=per_call, start=start, cfg=2.0,
+        keep_given_frames=False)
+    c = F.cost(4, 2, lookahead, per_call, cfg=True, start=start)
+    evals = c["base_calls"] * 4 + (frames + c["warmup_iterations"]) * c["frame_evals_per_frame"]
+    assert counter["batch"] == evals                                   # frames through the network, cond + uncond
