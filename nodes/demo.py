@@ -141,7 +141,7 @@ class Decoder:
     def __init__(self, latent_format, channels: int):
         self.latent_format = latent_format
         g = torch.Generator().manual_seed(1234)
-        self.rgb = torch.linalg.qr(torch.randn(max(channels, 3), 3, generator=g))[0][:channels] * 1.2
+        self.rgb = torch.linalg.qr(torch.randn(max(channels, 3), 3, generator=g))[0][:channels] * 0.9
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         z = self.latent_format.process_in(latent.float())
@@ -177,7 +177,7 @@ class DemoModelLoader(io.ComfyNode):
                                tooltip="Flow models only: the sigma shift of the schedule (Wan uses 3 to 8)."),
             ],
             outputs=[io.Model.Output(tooltip="The analytic demo model."),
-                     DemoDecoder.Output("decoder", tooltip="Turns this model's latents into RGB frames "
+                     DemoDecoder.Output("decoder", display_name="decoder", tooltip="Turns this model's latents into RGB frames "
                                                            "(Demo Decode node).")],
         )
 

@@ -88,8 +88,12 @@ class Progress:
         self.done = 0
 
     def update(self, n: int = 1, x0: torch.Tensor | None = None) -> None:
+        self.update_to(self.done + n, x0)
+
+    def update_to(self, done: int, x0: torch.Tensor | None = None) -> None:
+        """Set the progress to `done` of `total` (checks cancel first), with a preview of x0 if given."""
         check_cancel()
-        self.done = min(self.done + n, self.total)
+        self.done = min(done, self.total)
         preview = None
         if self.previewer is not None and x0 is not None:
             preview = self.previewer.decode_latent_to_preview_image("JPEG", x0)

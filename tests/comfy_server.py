@@ -53,8 +53,12 @@ class ComfyServer:
                 "--extra-model-paths-config", str(self._extra_paths()), *self.extra_args, *more]
 
     def start(self, timeout: float = 180) -> "ComfyServer":
-        for d in ("output", "temp", "user"):
+        for d in ("output", "temp", "user/default"):
             (self.workdir / d).mkdir(parents=True, exist_ok=True)
+        # a browser session should open on the graph, not on the first-run template browser
+        settings = self.workdir / "user" / "default" / "comfy.settings.json"
+        if not settings.exists():
+            settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
         log = open(self.log_path, "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(self.command(), cwd=COMFY, stdout=log, stderr=subprocess.STDOUT, env=env,

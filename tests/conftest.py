@@ -4,6 +4,7 @@
 - host/: the real ComfyUI 0.3.75 in-process (tests/setup_host.sh builds it) with the pack loaded as
   the package `training_free_video`, on tiny real models (tests/tiny_models.py).
 - server/: a real `main.py --cpu` server over HTTP.
+- browser/: Debian chromium + Playwright against that server and the real ComfyUI frontend.
 """
 from pathlib import Path
 
@@ -11,5 +12,5 @@ import testenv  # noqa: F401  (registers tfv_core)
 
 
 def pytest_collection_modifyitems(config, items):
-    tiers = {"unit": 0, "host": 1, "server": 2}
-    items.sort(key=lambda it: tiers.get(Path(str(it.fspath)).parent.name, 3))
+    tiers = {"unit": 0, "host": 1, "server": 2, "browser": 3}
+    items.sort(key=lambda it: tiers.get(Path(str(it.fspath)).parent.name, 4))

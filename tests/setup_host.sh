@@ -41,12 +41,26 @@ PY
   log "creating venv with $TORCH_PINS (large download the first time)"
   python3 -m venv "$host/venv"
   py=$host/venv/bin/python
-  "$py" -m pip install -q --upgrade pip
-  "$py" -m pip install -q $TORCH_PINS
+  pip_install() {  # quiet, but shows pip's output when it fails
+    local out
+    out=$("$py" -m pip install -q "$@" 2>&1) || { echo "$out" | grep -v "is ignored" >&2; return 1; }
+  }
+  pip_install --upgrade pip
+  pip_install $TORCH_PINS
   grep -viE '^\s*(torch|torchvision|torchaudio)\b' "$host/ComfyUI/requirements.txt" > "$host/requirements-comfy.txt"
-  "$py" -m pip install -q -r "$host/requirements-comfy.txt" $EXTRA_PINS
+  pip_install -r "$host/requirements-comfy.txt" $EXTRA_PINS
   touch "$host/.ready"
   log "host ready in $(( $(date +%s) - t0 )) s: $host"
+fi
+
+# The browser tier drives Debian's chromium (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium for the browser tests"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    log "chromium is missing and this user cannot apt-get it: the browser tests will fail"
+  fi
 fi
 
 # Each checkout gets its own ComfyUI tree (small) with this pack linked into custom_nodes,

@@ -32,12 +32,12 @@ def detect(x: torch.Tensor, node: str = "node", min_frames: int = 2) -> Layout:
         layout = Layout(FRAMES_IN_BATCH, 0, x.shape[0], 1)
     else:
         raise LayoutError(
-            f"{node}: expected a video latent, [frames, C, H, W] (AnimateDiff: frames in the batch) "
+            f"[{node}] expected a video latent, [frames, C, H, W] (AnimateDiff: frames in the batch) "
             f"or [B, C, T, H, W] (Wan and other native video models), got shape {tuple(x.shape)}.")
     if layout.frames < min_frames:
         where = "the batch size (frames)" if layout.kind == FRAMES_IN_BATCH else "the frame count T"
         raise LayoutError(
-            f"{node}: this is an image latent ({tuple(x.shape)}), but the node needs a video of at least "
+            f"[{node}] this is an image latent ({tuple(x.shape)}), but the node needs a video of at least "
             f"{min_frames} frames: raise {where} of the empty latent.")
     return layout
 

@@ -41,9 +41,32 @@ class TinyConditioning(io.ComfyNode):
         return io.NodeOutput(tiny_models.conditioning(dim, seed))
 
 
+class LatentToImage(io.ComfyNode):
+    """Stands in for VAEDecode in workflow tests: a fixed channel-to-RGB projection, upsampled 8x."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TFVTest_LatentToImage", display_name="Tiny Test Decode", category=CATEGORY,
+            description="Latent (either layout) to RGB frames without a VAE.",
+            inputs=[io.Latent.Input("samples")], outputs=[io.Image.Output()])
+
+    @classmethod
+    def execute(cls, samples):
+        import torch
+        import torch.nn.functional as F
+        z = samples["samples"].float()
+        if z.ndim == 5:
+            z = z.movedim(2, 1).flatten(0, 1)
+        g = torch.Generator().manual_seed(0)
+        rgb = torch.einsum("nchw,cd->ndhw", z, torch.randn(z.shape[1], 3, generator=g) / z.shape[1] ** 0.5)
+        rgb = F.interpolate(rgb, scale_factor=8, mode="nearest")
+        return io.NodeOutput(torch.sigmoid(rgb).movedim(1, -1))
+
+
 class TestExtension(ComfyExtension):
     async def get_node_list(self):
-        return [TinyModelLoader, TinyConditioning]
+        return [TinyModelLoader, TinyConditioning, LatentToImage]
 
 
 async def comfy_entrypoint():

@@ -14,7 +14,7 @@ def test_detect_both_layouts():
 
 @pytest.mark.parametrize("shape", [(1, 4, 8, 8), (1, 16, 1, 8, 8)])
 def test_image_latent_is_refused_with_a_hint(shape):
-    with pytest.raises(LayoutError, match="MyNode: this is an image latent.*at least 2 frames"):
+    with pytest.raises(LayoutError, match=r"\[MyNode\] this is an image latent.*at least 2 frames"):
         detect(torch.zeros(shape), "MyNode")
 
 

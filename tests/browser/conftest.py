@@ -1,0 +1,76 @@
+"""Real-browser tier: Debian's chromium driven by Python Playwright against a real ComfyUI server
+serving the real frontend (comfyui-frontend-package from PyPI). Screenshots go to test_artifacts/browser/."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from testenv import REPO, load_host
+
+ARTIFACTS = REPO / "test_artifacts" / "browser"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("Debian's chromium is not installed: run `bash tests/setup_host.sh` (it installs it as root)")
+
+
+class Page:
+    """A ComfyUI editor page with the console recorded."""
+
+    def __init__(self, page, server):
+        self.page, self.server, self.console = page, server, []
+        page.on("console", lambda m: self.console.append((m.type, m.text, str(m.location))))
+        page.on("pageerror", lambda e: self.console.append(("pageerror", str(e), str(e.stack))))
+
+    def open(self):
+        self.page.goto(self.server.url, wait_until="domcontentloaded")
+        self.page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph", timeout=90000)
+        self.page.wait_for_function("() => window.app.extensions.length > 0", timeout=30000)
+
+    def js(self, script, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def screenshot(self, name):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.js("() => { try { window.app.canvas.ds.scale = 0.55; window.app.canvas.ds.offset = [40, 60];"
+                " window.app.graph.setDirtyCanvas(true, true); } catch (e) {} }")
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def pack_errors(self):
+        """Console errors that come from this pack's extension or nodes. The sandbox has no internet, so
+        the frontend's look-ups of registry hosts fail for every node: those are not the pack's errors."""
+        marks = ("training_free_video", "training-free-video", "TFV_", "tfv")
+        return [c for c in self.console if c[0] in ("error", "pageerror") and "ERR_NAME_NOT_RESOLVED" not in c[1]
+                and any(m in " ".join(c) for m in marks)]
+
+
+@pytest.fixture(scope="session")
+def server():
+    load_host()
+    from comfy_server import ComfyServer
+    with ComfyServer(test_nodes=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def editor(browser, server):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = Page(context.new_page(), server)
+    page.open()
+    yield page
+    context.close()
