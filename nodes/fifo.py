@@ -333,7 +333,7 @@ class FIFOSampler(io.ComfyNode):
                                      "The result does not change. Values above the windows per step (2n or n) "
                                      "batch them all."),
                 io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale; 1 skips the negative pass (half the calls)."),
+                               tooltip="Classifier-free guidance scale; 1 skips the negative pass (half the work)."),
                 io.Float.Input("eta", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Sampler noise: 0 = deterministic DDIM (Euler), 1 = ancestral (the paper's "
                                        "DDIM eta = 1)."),

@@ -121,18 +121,18 @@ def cost(f: int, n: int, lookahead: bool = True, windows_per_call: int = 1, cfg:
     """What the node shows as its widgets change (cfg: True when CFG != 1, i.e. an uncond pass too).
 
     steps = f*n; windows per step W = 2n with lookahead, else n; model calls per output frame =
-    ceil(W / windows_per_call) * (2 if cfg else 1), each call on min(windows_per_call, W)*f frames (ComfyUI
-    runs cond and uncond in one batch when memory allows); frame evaluations per output frame = W*f*(2 if cfg).
-    Fixed part: generate makes a base clip (f*n calls on f frames, x2 with cfg) and runs f*n - f warm-up
-    iterations; continue runs f*n warm-up iterations; each iteration costs calls_per_frame. Memory: a queue of
-    f*n + P frames, whatever the output length."""
+    ceil(W / min(windows_per_call, W)), each on min(windows_per_call, W)*f frames, doubled (cond + uncond) when
+    cfg (ComfyUI batches the two when memory allows, else the calls double); frame evaluations per output
+    frame = W*f*(2 if cfg). Fixed part: generate makes a base clip (f*n calls on f frames) and runs f*n - f
+    warm-up iterations; continue runs f*n warm-up iterations; each iteration costs calls_per_frame.
+    Memory: a queue of f*n + P frames, whatever the output length."""
     w = 2 * n if lookahead else n
     per_call = max(1, min(windows_per_call, w))
     mult = 2 if cfg else 1
-    return {"steps": f * n, "windows_per_step": w, "calls_per_frame": -(-w // per_call) * mult,
-            "frames_per_call": per_call * f, "frame_evals_per_frame": w * f * mult,
+    return {"steps": f * n, "windows_per_step": w, "calls_per_frame": -(-w // per_call),
+            "frames_per_call": per_call * f * mult, "frame_evals_per_frame": w * f * mult,
             "warmup_iterations": f * n - (f if start == GENERATE else 0),
-            "base_calls": f * n * mult if start == GENERATE else 0,
+            "base_calls": f * n if start == GENERATE else 0,
             "queue_frames": f * n + prefix_length(f, lookahead)}
 
 

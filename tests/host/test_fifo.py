@@ -296,17 +296,16 @@ def test_node_contract():
 
 
 @pytest.mark.parametrize("lookahead,per_call,start", [(True, 3, "generate"), (False, 1, "continue")])
-def test_model_calls_match_the_cost_shown_to_the_user(lookahead, per_call, start):
+@pytest.mark.parametrize("cfg", [1.0, 2.0])
+def test_model_calls_match_the_cost_shown_to_the_user(lookahead, per_call, start, cfg):
+    """Counted network calls and frames through the network equal core.fifo.cost (the node UI's formula)."""
     model, counter = count_model_calls(demo.demo_model("frames_in_batch", "eps"))
     latent = empty("frames_in_batch") if start == "generate" else {"samples": torch.ones(3, 4, SIZE, SIZE)}
     frames = 6
-    run(model, latent, num_frames=frames, lookahead=lookahead, windows_per_call=per_call, start=start, cfg=1.0,
+    run(model, latent, num_frames=frames, lookahead=lookahead, windows_per_call=per_call, start=start, cfg=cfg,
         keep_given_frames=False)
-    c = F.cost(4, 2, lookahead, per_call, cfg=False, start=start)
-    assert counter["calls"] == c["base_calls"] + (frames + c["warmup_iterations"]) * c["calls_per_frame"]
-    model, counter = count_model_calls(demo.demo_model("frames_in_batch", "eps"))
-    run(model, latent, num_frames=frames, lookahead=lookahead, windows_per_call=per_call, start=start, cfg=2.0,
-        keep_given_frames=False)
-    c = F.cost(4, 2, lookahead, per_call, cfg=True, start=start)
-    evals = c["base_calls"] * 4 + (frames + c["warmup_iterations"]) * c["frame_evals_per_frame"]
-    assert counter["batch"] == evals                                   # frames through the network, cond + uncond
+    c = F.cost(4, 2, lookahead, per_call, cfg=cfg != 1, start=start)
+    iterations = frames + c["warmup_iterations"]
+    assert counter["calls"] == c["base_calls"] + iterations * c["calls_per_frame"]
+    base_frames = c["base_calls"] * 4 * (2 if cfg != 1 else 1)        # f frames per base call, cond + uncond
+    assert counter["batch"] == base_frames + iterations * c["frame_evals_per_frame"]

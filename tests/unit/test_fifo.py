@@ -124,14 +124,14 @@ def test_frame_noise_depends_only_on_seed_stream_frame_level():
 
 def test_cost_formulas():
     c = F.cost(16, 4)
-    assert c == {"steps": 64, "windows_per_step": 8, "calls_per_frame": 16, "frames_per_call": 16,
-                 "frame_evals_per_frame": 256, "warmup_iterations": 48, "base_calls": 128, "queue_frames": 72}
+    assert c == {"steps": 64, "windows_per_step": 8, "calls_per_frame": 8, "frames_per_call": 32,
+                 "frame_evals_per_frame": 256, "warmup_iterations": 48, "base_calls": 64, "queue_frames": 72}
     cont = F.cost(16, 4, start=F.CONTINUE)
     assert cont["warmup_iterations"] == 64 and cont["base_calls"] == 0
-    assert F.cost(16, 4, cfg=False)["calls_per_frame"] == 8
-    assert F.cost(16, 4, windows_per_call=3)["calls_per_frame"] == 6               # ceil(8 / 3) * 2
-    assert F.cost(16, 4, windows_per_call=99)["calls_per_frame"] == 2
-    assert F.cost(16, 4, windows_per_call=99)["frames_per_call"] == 128
+    assert F.cost(16, 4, cfg=False)["frames_per_call"] == 16
+    assert F.cost(16, 4, windows_per_call=3)["calls_per_frame"] == 3                # ceil(8 / 3)
+    assert F.cost(16, 4, windows_per_call=99)["calls_per_frame"] == 1
+    assert F.cost(16, 4, windows_per_call=99, cfg=False)["frames_per_call"] == 128
     no_ld = F.cost(16, 4, lookahead=False, cfg=False)
     assert no_ld["calls_per_frame"] == 4 and no_ld["frame_evals_per_frame"] == 64 and no_ld["queue_frames"] == 64
 
