@@ -86,7 +86,8 @@ class FrameSigmas:
         a_r, b_r, c_r = (v.view(-1, 1, 1, 1, 1) for v in self.coefficients(ref))
         a_f, b_f, c_f = (v[:, None, :, None, None] for v in self.coefficients(per))
         x = xc.float() / c_r
-        out = executor((x * c_f).to(xc.dtype), self.ms.timestep(per.flatten()).reshape(per.shape).float(), *args, **kwargs).float()
+        t_frames = self.ms.timestep(per.flatten()).reshape(per.shape).float()
+        out = executor((x * c_f).to(xc.dtype), t_frames, *args, **kwargs).float()
         return ((a_f - a_r) * x + b_f * out) / b_r
 
 
@@ -178,8 +179,8 @@ class FIFORun:
                 self.update(t, w, dw)
         self.emit(t, self.q[:, p.prefix])
         self.x[:, :-1] = self.q[:, 1:]                # shift: the head leaves, lookahead keeps it as context
-        self.x[:, -1] = self.ms.noise_scaling(self.S[-1], self.noise(F.ENTRY, p.frame(t + 1, p.prefix + p.steps - 1)),
-                                              torch.zeros(self.frame_shape, device=self.device), self.max_denoise)
+        tail = self.noise(F.ENTRY, p.frame(t + 1, p.prefix + p.steps - 1))   # pure noise enters the tail
+        self.x[:, -1] = self.ms.noise_scaling(self.S[-1], tail, torch.zeros_like(tail), self.max_denoise)
         self.q, self.x = self.x, self.q
 
     def update(self, t, w, d):

@@ -22,7 +22,8 @@ SIZE = 4  # latent pixels: small keeps the CPU tests fast
 
 
 def empty(layout, frames=2, size=SIZE):
-    return {"samples": torch.zeros(1, 16, frames, size, size) if layout == "video_5d" else torch.zeros(frames, 4, size, size)}
+    shape = (1, 16, frames, size, size) if layout == "video_5d" else (frames, 4, size, size)
+    return {"samples": torch.zeros(shape)}
 
 
 def run(model, latent, **kw):
@@ -58,7 +59,8 @@ def per_frame_reference(model, layout, frames, seed, steps, eta, scheduler, prom
             level = steps - 1 - int((sigmas - sigma).abs().argmin())
             n = F.frame_noise(seed, F.STEP, k, level, shape)
             return n[:, :, None] if five else n
-        fn = comfy.samplers.k_diffusion_sampling.sample_euler_ancestral if eta else comfy.samplers.k_diffusion_sampling.sample_euler
+        kd = comfy.samplers.k_diffusion_sampling
+        fn = kd.sample_euler_ancestral if eta else kd.sample_euler
         opts = {"eta": eta, "noise_sampler": noise_sampler} if eta else {}
         guider = result(ncs.CFGGuider.execute(model, prompt, NEG, 2.0))[0]
         out = result(ncs.SamplerCustomAdvanced.execute(FrameNoise(z), guider, comfy.samplers.KSAMPLER(fn, opts), sigmas,
@@ -232,7 +234,8 @@ BAD = [
     ("generate video", lambda: demo.demo_model(), {"samples": torch.ones(4, 4, 8, 8)}, {}, "not empty"),
     ("keep too few", lambda: demo.demo_model(), {"samples": torch.ones(12, 4, 8, 8)},
      {"start": "continue", "num_frames": 12}, "more than 12"),
-    ("mask", lambda: demo.demo_model(), dict(empty("frames_in_batch"), noise_mask=torch.ones(1, SIZE, SIZE)), {}, "noise mask"),
+    ("mask", lambda: demo.demo_model(), dict(empty("frames_in_batch"), noise_mask=torch.ones(1, SIZE, SIZE)), {},
+     "noise mask"),
 ]
 
 
