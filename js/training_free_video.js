@@ -6,13 +6,14 @@ import { app } from "../../scripts/app.js";
 const EXT = "training-free-video.ui";
 
 // ---- FreeInit / Frequency Mix: filter profile --------------------------------------------------------
-// Closed forms over the normalised frequency r in [-1, 1] (Nyquist = 1), with D = r / d (d = d_s or d_t):
-// gaussian exp(-D^2/2), butterworth 1/(1+D^(2n)), ideal 1 if |D| <= 1, box 1 if |r| <= d.
+// The 1-D gain along one axis, as nodes/core/spectral.py computes it: r in [-1, 1] is the normalised
+// frequency (Nyquist = 1), D = r / d with d = d_s (space) or d_t (time): gaussian exp(-D^2/2),
+// butterworth 1/(1+D^(2n)), ideal and box 1 if |r| <= d. At d = 0 only the mean (r = 0) is kept.
 export function filterProfile(kind, d, order, samples = 101) {
   const out = [];
   for (let i = 0; i < samples; i++) {
     const r = -1 + (2 * i) / (samples - 1);
-    if (!(d > 0)) { out.push(0); continue; }
+    if (!(d > 0)) { out.push(Math.abs(r) < 1e-12 ? 1 : 0); continue; }
     const D = r / d;
     let v;
     if (kind === "gaussian") v = Math.exp(-(D * D) / 2);

@@ -31,15 +31,91 @@ def demo_ksampler(g):
         g.group(f"{layout} / {par}", [m, lat, k, dec, save, pos, neg])
 
 
-WORKFLOWS = {"demo_ksampler": demo_ksampler}
+def wire(g, *links):
+    for src, slot, dst, name in links:
+        g.link(src, slot, dst, name)
+
+
+NIVSDS_PAPER = dict(steps=25, cfg=7.5, scheduler="ddim_uniform", fraction=0.6, step_sizes="10, 10, 10, 1",
+                    max_weight=1.0)
+
+
+def i4vgen_animatediff(g):
+    """I4VGen on AnimateDiff-Evolved with the paper's settings: 16 candidates from the image checkpoint,
+    ImageReward ranking, static video, NI-VSDS, regeneration (p_re = 1: full denoise), save."""
+    prompt, negative = "a corgi running on the beach at sunset, highly detailed", "blurry, low quality, watermark"
+    ckpt = g.add("CheckpointLoaderSimple", pos=(50, 50), ckpt_name="v1-5-pruned-emaonly.safetensors")
+    pos = g.add("CLIPTextEncode", pos=(50, 250), text=prompt)
+    neg = g.add("CLIPTextEncode", pos=(50, 500), text=negative)
+    empty = g.add("EmptyLatentImage", pos=(420, 50), width=512, height=512, batch_size=16)
+    cand = g.add("KSampler", title="Candidates (image model, no motion module)", pos=(420, 250), seed=0, steps=25,
+                 cfg=7.5, sampler_name="ddim", scheduler="ddim_uniform")
+    dec1 = g.add("VAEDecode", pos=(790, 50))
+    reward = g.add("TFV_RewardModelLoader", pos=(790, 200), model_name="ImageReward")
+    rank = g.add("TFV_RankByReward", pos=(790, 400), size=(420, 420), prompt=prompt, top_k=1, batch_size=16)
+    static = g.add("TFV_StaticVideo", pos=(1240, 50), frames=16, layout="frames_in_batch")
+    ad = g.add("ADE_AnimateDiffLoaderGen1", title="Video model (AnimateDiff-Evolved)", pos=(420, 600),
+               model_name="mm_sd_v15_v2.ckpt", beta_schedule="sqrt_linear (AnimateDiff)")
+    vsds = g.add("TFV_NIVSDS", pos=(1240, 250), seed=1, **NIVSDS_PAPER)
+    regen = g.add("KSampler", title="Regeneration (p_re = 1)", pos=(1610, 50), seed=2, steps=25, cfg=7.5,
+                  sampler_name="ddim", scheduler="ddim_uniform", denoise=1.0)
+    dec2 = g.add("VAEDecode", pos=(1610, 400))
+    save = g.add("SaveAnimatedWEBP", pos=(1980, 50), filename_prefix="i4vgen_animatediff", fps=8.0)
+    wire(g, (ckpt, 0, cand, "model"), (ckpt, 1, pos, "clip"), (ckpt, 1, neg, "clip"), (pos, 0, cand, "positive"),
+         (neg, 0, cand, "negative"), (empty, 0, cand, "latent_image"), (cand, 0, dec1, "samples"),
+         (ckpt, 2, dec1, "vae"), (reward, 0, rank, "reward_model"), (dec1, 0, rank, "images"),
+         (cand, 0, rank, "latents"), (rank, 1, static, "samples"), (ckpt, 0, ad, "model"),
+         (ad, 0, vsds, "model"), (pos, 0, vsds, "positive"), (neg, 0, vsds, "negative"),
+         (static, 0, vsds, "latent"), (ad, 0, regen, "model"), (pos, 0, regen, "positive"),
+         (neg, 0, regen, "negative"), (vsds, 0, regen, "latent_image"), (regen, 0, dec2, "samples"),
+         (ckpt, 2, dec2, "vae"), (dec2, 0, save, "images"))
+
+
+def demo_i4vgen(g):
+    """I4VGen on the demo model: 8 candidates from an 'image model' (no temporal correlation), the demo
+    reward, static video, NI-VSDS, regeneration; and the static video regenerated without NI-VSDS beside it."""
+    image = g.add("TFV_DemoModelLoader", title="Image model (frames independent)", pos=(50, 50),
+                  temporal_correlation=0.0)
+    video = g.add("TFV_DemoModelLoader", title="Video model", pos=(50, 300))
+    pos = g.add("TFV_DemoTextEncode", pos=(50, 550), text="sunset clouds")
+    neg = g.add("TFV_DemoTextEncode", pos=(50, 750), text="")
+    empty = g.add("EmptyLatentImage", pos=(420, 50), width=128, height=128, batch_size=8)
+    cand = g.add("KSampler", title="Candidates", pos=(420, 250), seed=0, steps=15, cfg=2.5)
+    dec1 = g.add("TFV_DemoDecode", pos=(790, 50))
+    reward = g.add("TFV_RewardModelLoader", pos=(790, 200))
+    rank = g.add("TFV_RankByReward", pos=(790, 400), size=(420, 420), prompt="sunset clouds", top_k=1, batch_size=8)
+    static = g.add("TFV_StaticVideo", pos=(1240, 50), frames=16, layout="frames_in_batch")
+    vsds = g.add("TFV_NIVSDS", pos=(1240, 250), seed=1, **{**NIVSDS_PAPER, "cfg": 2.5})
+    regen = g.add("KSampler", title="Regeneration (p_re = 1)", pos=(1610, 50), seed=2, steps=20, cfg=2.5,
+                  sampler_name="ddim", scheduler="ddim_uniform", denoise=1.0)
+    plain = g.add("KSampler", title="Static video regenerated without NI-VSDS", pos=(1610, 450), seed=2,
+                  steps=20, cfg=2.5, sampler_name="ddim", scheduler="ddim_uniform", denoise=1.0)
+    dec2 = g.add("TFV_DemoDecode", pos=(1980, 50))
+    dec3 = g.add("TFV_DemoDecode", pos=(1980, 450))
+    save = g.add("SaveAnimatedWEBP", pos=(2300, 50), filename_prefix="demo_i4vgen", fps=8.0)
+    save_plain = g.add("SaveAnimatedWEBP", pos=(2300, 450), filename_prefix="demo_i4vgen_without_nivsds", fps=8.0)
+    wire(g, (image, 0, cand, "model"), (pos, 0, cand, "positive"), (neg, 0, cand, "negative"),
+         (empty, 0, cand, "latent_image"), (image, 1, dec1, "decoder"), (cand, 0, dec1, "samples"),
+         (reward, 0, rank, "reward_model"), (dec1, 0, rank, "images"), (cand, 0, rank, "latents"),
+         (rank, 1, static, "samples"), (video, 0, vsds, "model"), (pos, 0, vsds, "positive"),
+         (neg, 0, vsds, "negative"), (static, 0, vsds, "latent"), (video, 0, regen, "model"),
+         (pos, 0, regen, "positive"), (neg, 0, regen, "negative"), (vsds, 0, regen, "latent_image"),
+         (video, 0, plain, "model"), (pos, 0, plain, "positive"), (neg, 0, plain, "negative"),
+         (static, 0, plain, "latent_image"), (video, 1, dec2, "decoder"), (regen, 0, dec2, "samples"),
+         (video, 1, dec3, "decoder"), (plain, 0, dec3, "samples"), (dec2, 0, save, "images"),
+         (dec3, 0, save_plain, "images"))
+
+
+WORKFLOWS = {"demo_ksampler": demo_ksampler, "i4vgen_animatediff": i4vgen_animatediff, "demo_i4vgen": demo_i4vgen}
 
 
 def main(names):
     testenv.load_host()
     from comfy_server import ComfyServer
     from workflow_builder import UIGraph
+    from workflow_checks import external_nodes
     with ComfyServer() as srv:
-        info = srv.get("/object_info")
+        info = {**external_nodes(), **srv.get("/object_info")}
     for name in names or WORKFLOWS:
         g = UIGraph(info)
         WORKFLOWS[name](g)

@@ -11,8 +11,6 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "external_nodes.json"
 # Node packs a workflow may use besides this pack and ComfyUI core (README names them and these types).
 EXTERNAL_PACKS = ("ComfyUI-AnimateDiff-Evolved", "ComfyUI-VideoHelperSuite")
-# Core loader widgets whose options are model files: the test host has none (VAELoader lists only pixel_space).
-FOLDER_WIDGETS = {"ckpt_name", "vae_name", "unet_name", "clip_name", "clip_name1", "clip_name2", "lora_name"}
 
 
 def workflow_files() -> list[Path]:
@@ -61,12 +59,16 @@ def structure_errors(wf: dict) -> list[str]:
     return errs
 
 
+# Combos that list model files installed on the user's machine: a workflow names the file it was made with.
+FILE_WIDGETS = {"ckpt_name", "unet_name", "clip_name", "vae_name", "lora_name", "model_name"}
+
+
 def value_error(name: str, spec, value) -> str | None:
     kind = spec[0]
     opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     choices = kind if isinstance(kind, list) else opts.get("options") if kind == "COMBO" else None
     if choices is not None:
-        if opts.get("dynamic") or not choices or name in FOLDER_WIDGETS:  # filled from a folder at run time
+        if opts.get("dynamic") or not choices or name in FILE_WIDGETS:  # filled from a folder at run time
             return None if isinstance(value, str) else f"{name}: {value!r} is not a string"
         return None if value in choices else f"{name}: {value!r} not in {choices[:8]}"
     if kind == "BOOLEAN":
@@ -112,7 +114,7 @@ def widget_errors(wf: dict, object_info: dict) -> list[str]:
 
 # ---- running a workflow on the tiny / demo models ----------------------------------------------------
 SHRINK = {"steps": 3, "width": 64, "height": 64, "batch_size": 8, "length": 9, "num_frames": 20,
-          "iterations": 2, "frame_rate": None, "window_frames": 2, "partitions": 1}
+          "iterations": 2, "frame_rate": None}
 
 
 def uses_wan(prompt: dict) -> bool:
@@ -142,6 +144,8 @@ def rewrite_for_test(prompt: dict) -> tuple[dict, list[str]]:
             p[nid] = {"class_type": "SaveAnimatedWEBP", "inputs": {
                 "images": inp["images"], "filename_prefix": str(inp.get("filename_prefix", "tfv")),
                 "fps": float(inp.get("frame_rate", 8)), "lossless": False, "quality": 80, "method": "default"}}
+        elif t == "TFV_RewardModelLoader" and inp.get("model_name") != "demo_aesthetic (no weights)":
+            p[nid] = {"class_type": t, "inputs": {**inp, "model_name": "demo_aesthetic (no weights)", "kind": "auto"}}
         elif t.startswith("ADE_") and isinstance(inp.get("model"), list):
             passthrough[nid] = inp["model"]            # the tiny UNet already has temporal layers
         elif t.startswith("ADE_"):

@@ -35,11 +35,14 @@ class Page:
     def js(self, script, arg=None):
         return self.page.evaluate(script, arg)
 
-    def screenshot(self, name):
+    def screenshot(self, name, scale=0.65):
+        """Save a screenshot with the graph's top-left corner in view (above the low-quality zoom level)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.js("() => { try { window.app.canvas.ds.scale = 0.55; window.app.canvas.ds.offset = [40, 60];"
-                " window.app.graph.setDirtyCanvas(true, true); } catch (e) {} }")
-        self.page.wait_for_timeout(300)
+        self.js("""(scale) => { const g = window.app.graph, ds = window.app.canvas.ds;
+            const xs = g._nodes.map(n => n.pos[0]), ys = g._nodes.map(n => n.pos[1]);
+            ds.scale = scale; ds.offset = [70 - Math.min(...xs, 0), 140 - Math.min(...ys, 0)];
+            g.setDirtyCanvas(true, true); }""", scale)
+        self.page.wait_for_timeout(400)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
     def pack_errors(self):
@@ -69,7 +72,7 @@ def browser():
 
 @pytest.fixture
 def editor(browser, server):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = Page(context.new_page(), server)
     page.open()
     yield page

@@ -66,3 +66,31 @@ def test_ranking_result_renders_the_gallery(editor, server):
     assert cells[0]["label"].startswith("#1") and "\u2605" in cells[0]["label"]
     editor.screenshot("ranking_gallery")
     assert editor.pack_errors() == []
+
+
+def add_node(editor, node_type):
+    editor.js("(t) => { window.app.graph.clear(); const n = window.LiteGraph.createNode(t);"
+              " window.app.graph.add(n); n.pos = [40, 40]; window.tfvNode = n; }", node_type)
+
+
+def set_widget(editor, name, value):
+    editor.js("([name, value]) => { const w = window.tfvNode.widgets.find(w => w.name === name); w.value = value;"
+              " w.callback?.(value); }", [name, value])
+
+
+@pytest.mark.parametrize("node_type", ["TFV_FreeInit", "TFV_FrequencyMix"])
+def test_filter_profile_follows_the_widgets(editor, node_type):
+    add_node(editor, node_type)
+    profile = lambda: editor.js("() => window.tfvNode.tfvProfile")
+    first = profile()
+    assert len(first["spatial"]) == 101 and first["spatial"][50] == pytest.approx(1.0)
+    set_widget(editor, "d_s", 0.5)
+    wider = profile()
+    assert wider["spatial"] != first["spatial"] and wider["temporal"] == first["temporal"]
+    assert sum(wider["spatial"]) > sum(first["spatial"])
+    set_widget(editor, "filter", "ideal")
+    assert set(profile()["spatial"]) == {0, 1}
+    set_widget(editor, "d_t", 0.1)
+    assert sum(profile()["temporal"]) < sum(wider["temporal"])
+    editor.screenshot(f"filter_profile_{node_type}", scale=1.2)
+    assert editor.pack_errors() == []
