@@ -10,6 +10,7 @@ import comfy.latent_formats
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
+import comfy.patcher_extension
 import comfy.supported_models_base
 
 from .core.analytic import VideoPrior
@@ -41,8 +42,9 @@ class AnalyticNet(torch.nn.Module):
     def frame_sigmas(self, t, transformer_options, batch, frames):
         """Per-(video, frame) sigma [batch, frames]: per-frame timesteps if given, else the sampler's sigmas."""
         ms = self.owner.model_sampling
-        if t.ndim == 2:  # per-frame timesteps [B, T] (FIFO on 5D models)
-            return ms.sigma(t.float()).reshape(batch, frames)
+        if t.ndim == 2:  # per-frame timesteps [B, T] (FIFO on 5D models): invert ms.timestep
+            sigma = t.float() / ms.multiplier if hasattr(ms, "multiplier") else ms.sigma(t.float())
+            return sigma.reshape(batch, frames)
         sigma = transformer_options.get("sigmas", None)  # exact, but one cond/uncond chunk's worth
         sigma = ms.sigma(t.float()) if sigma is None else sigma.float().flatten()
         if self.layout == VIDEO_5D:
@@ -62,6 +64,12 @@ class AnalyticNet(torch.nn.Module):
         return e.expand(batch * frames, channels).reshape(batch, frames, channels)
 
     def forward(self, xc, t, context=None, transformer_options={}, **kwargs):
+        return comfy.patcher_extension.WrapperExecutor.new_class_executor(
+            self._forward, self, comfy.patcher_extension.get_all_wrappers(
+                comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, transformer_options)
+        ).execute(xc, t, context, transformer_options, **kwargs)
+
+    def _forward(self, xc, t, context=None, transformer_options={}, **kwargs):
         want = 5 if self.layout == VIDEO_5D else 4
         if xc.ndim != want:
             raise ValueError(f"[Demo Video Model] this demo model was loaded with layout '{self.layout}' and "

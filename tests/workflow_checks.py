@@ -114,7 +114,7 @@ def widget_errors(wf: dict, object_info: dict) -> list[str]:
 
 # ---- running a workflow on the tiny / demo models ----------------------------------------------------
 SHRINK = {"steps": 3, "width": 64, "height": 64, "batch_size": 8, "length": 9, "num_frames": 20,
-          "iterations": 2, "frame_rate": None}
+          "iterations": 2, "frame_rate": None, "window_frames": 2, "partitions": 1}
 
 
 def uses_wan(prompt: dict) -> bool:
