@@ -278,7 +278,7 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     entries = list(prompt_schedule or ())
     per_call = min(windows_per_call, len(F.windows(plan.f, plan.n, plan.lookahead)))
 
-    m = model.clone()
+    m = host.own_loop(model, "FIFO-Diffusion")
     frame_sigmas = None
     if layout.is_5d:
         frame_sigmas = FrameSigmas(host.model_sampling(m))

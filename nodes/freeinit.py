@@ -74,10 +74,12 @@ class FreeInit:
     fast_mode: bool = False
     flow_renoise_sigma: float = 0.98
 
-    def pass_through(self, ms, noise, sigmas, kwargs) -> str | None:
+    def pass_through(self, ms, noise, sigmas, kwargs, owner: str | None = None) -> str | None:
         """Why FreeInit must leave this sampling alone, or None."""
         if self.iterations <= 1:
             return "iterations is 1"
+        if owner:
+            return f"{owner} runs its own loop through the sampler"
         if len(kwargs.get("latent_shapes") or [()]) > 1:
             return "the sampler got several latents packed together"
         if len(sigmas) < 2:
@@ -103,7 +105,8 @@ class FreeInit:
         guider = executor.class_obj
         model = guider.model_patcher
         ms = host.model_sampling(model)
-        reason = self.pass_through(ms, noise, sigmas, kwargs)
+        owner = guider.model_options.get("transformer_options", {}).get(host.OWN_LOOP)
+        reason = self.pass_through(ms, noise, sigmas, kwargs, owner)
         if reason is not None:
             host.log_once(f"freeinit:{reason.split(':')[0]}", f"FreeInit changes nothing here: {reason}.")
             return executor(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, **kwargs)

@@ -100,6 +100,18 @@ class Progress:
         self.bar.update_absolute(self.done, self.total, preview)
 
 
+OWN_LOOP = "tfv_own_loop"
+
+
+def own_loop(model, name: str):
+    """A clone of `model` marked as driving its own loop through a guider (FIFO, NI-VSDS), so that
+    sampling-level patches such as FreeInit leave that inner use of the sampler alone."""
+    m = model.clone()
+    m.model_options = {**m.model_options,
+                       "transformer_options": {**m.model_options.get("transformer_options", {}), OWN_LOOP: name}}
+    return m
+
+
 def accepts_kwarg(fn, name: str) -> bool:
     """True if `fn` takes keyword `name` (newer ComfyUI adds arguments that 0.3.75 rejects)."""
     params = inspect.signature(fn).parameters

@@ -82,7 +82,7 @@ def animate(model, positive, negative, cfg: float, samples: torch.Tensor, seed: 
         if callback is not None:
             callback(k, x0)
         progress.update(1, x0)
-    guider = comfy.samplers.CFGGuider(model)
+    guider = comfy.samplers.CFGGuider(host.own_loop(model, NIVSDS_NAME))
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
     out = guider.sample(noise, samples, NIVSDSSampler(a, b, lam, step), sigmas, seed=seed)
