@@ -94,3 +94,30 @@ def test_filter_profile_follows_the_widgets(editor, node_type):
     assert sum(profile()["temporal"]) < sum(wider["temporal"])
     editor.screenshot(f"filter_profile_{node_type}", scale=1.2)
     assert editor.pack_errors() == []
+
+
+def test_fifo_node_shows_its_step_count_and_cost(editor):
+    add_node(editor, "TFV_FIFOSampler")
+    text = lambda: editor.page.inner_text(".tfv-fifo-cost")
+    cost = lambda: editor.js("() => window.tfvNode.tfvCost")
+    assert cost() == {"steps": 64, "windows": 8, "calls": 8} and "f\u00b7n = 64" in text()
+    set_widget(editor, "partitions", 2)
+    assert cost()["steps"] == 32 and "= 32" in text()
+    set_widget(editor, "lookahead", False)
+    assert cost() == {"steps": 32, "windows": 2, "calls": 2}
+    set_widget(editor, "windows_per_call", 2)
+    assert cost()["calls"] == 1 and "per output frame = 1" in text()
+    editor.screenshot("fifo_cost", scale=1.2)
+    assert editor.pack_errors() == []
+
+
+def test_fifo_cost_in_the_browser_equals_the_core_formula(editor):
+    from tfv_core.fifo import cost
+    js_cost = editor.js("""async (cases) => {
+        const mod = await import('/extensions/training-free-video/training_free_video.js');
+        return cases.map(([f, n, la, w]) => mod.fifoCost(f, n, la, w)); }""",
+                        [[16, 4, True, 1], [16, 4, False, 3], [7, 3, True, 4], [24, 1, True, 9]])
+    for (f, n, la, w), got in zip([(16, 4, True, 1), (16, 4, False, 3), (7, 3, True, 4), (24, 1, True, 9)], js_cost):
+        ref = cost(f, n, la, w)
+        assert (got["steps"], got["windows"], got["calls"]) == \
+            (ref["steps"], ref["windows_per_step"], ref["calls_per_frame"])
