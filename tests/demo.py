@@ -1,9 +1,11 @@
 """The demo command (README "Run"): runs every workflows/demo_*.json on a real ComfyUI server with the
 weight-free demo model and writes an animated WebP per output plus a table of timings and figures.
 
-Usage: bash tests/demo.sh [name ...]   (names like demo_freeinit; default: all)
+Usage: bash tests/demo.sh [--gallery] [name ...]   (names like demo_freeinit; default: all)
+--gallery also refreshes the README's gallery (js/docs/gallery/<output>.webp).
 """
 import json
+import re
 import shutil
 import sys
 import time
@@ -16,6 +18,7 @@ import testenv
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "demo_output"
+GALLERY = REPO / "js" / "docs" / "gallery"
 
 
 def webp_figures(path: Path) -> dict:
@@ -28,7 +31,7 @@ def webp_figures(path: Path) -> dict:
             "contrast": round(float(v.std()), 1)}
 
 
-def main(names: list[str]) -> int:
+def main(names: list[str], gallery: bool = False) -> int:
     testenv.load_host()
     from comfy_server import ComfyServer
     from workflow_api import convert
@@ -57,6 +60,9 @@ def main(names: list[str]) -> int:
                 shutil.copy(src, dst)
                 rows.append({"workflow": wf.name, "file": dst.name, "seconds": round(seconds, 1),
                              **(webp_figures(dst) if dst.suffix == ".webp" else {})})
+                if gallery and dst.suffix == ".webp":
+                    GALLERY.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(dst, GALLERY / re.sub(r"_\d+_\.webp$", ".webp", src.name))
     cols = ["workflow", "file", "seconds", "frames", "size", "frame_change", "contrast"]
     table = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     table += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
@@ -70,4 +76,5 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    sys.exit(main([a for a in args if a != "--gallery"], gallery="--gallery" in args))
