@@ -1,4 +1,7 @@
-"""Helpers for host-tier tests: run ComfyUI's own sampler nodes in-process."""
+"""Helpers for host-tier tests and benchmarks: run ComfyUI's own sampler nodes in-process, count and time
+model calls."""
+import time
+
 import torch
 
 import comfy.samplers
@@ -39,17 +42,32 @@ def custom_advanced(model, latent, positive, negative, seed=0, steps=8, cfg=3.0,
 
 
 def count_model_calls(model):
-    """Clone `model` with an APPLY_MODEL wrapper that counts calls; returns (clone, counter dict)."""
+    """Clone `model` with an APPLY_MODEL wrapper that counts calls, batch rows and the seconds spent inside;
+    returns (clone, counter dict with keys calls, batch, seconds)."""
     import comfy.patcher_extension as pe
-    counter = {"calls": 0, "batch": 0}
+    counter = {"calls": 0, "batch": 0, "seconds": 0.0}
     m = model.clone()
 
     def wrapper(executor, *args, **kwargs):
-        counter["calls"] += 1
-        counter["batch"] += args[0].shape[0]
-        return executor(*args, **kwargs)
+        t = time.perf_counter()
+        try:
+            return executor(*args, **kwargs)
+        finally:
+            counter["calls"] += 1
+            counter["batch"] += args[0].shape[0]
+            counter["seconds"] += time.perf_counter() - t
     m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_test_counter", wrapper)
     return m, counter
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    """The shortest wall time of `repeats` calls of fn(), in seconds."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
 
 
 def empty_video(kind: str, frames: int = 8, size: int = 8) -> torch.Tensor:

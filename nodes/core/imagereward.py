@@ -20,7 +20,6 @@ Key mapping from `ImageReward.pt` (a plain state dict) to this module:
 import json
 
 import torch
-from torch import nn
 from transformers import BertTokenizerFast, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
 
 from .reward_files import RewardFileError, first, load_strict, read_state_dict, resolve

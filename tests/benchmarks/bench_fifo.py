@@ -69,18 +69,9 @@ def speed_rows(fifo, model, ctx):
     """Time per output frame (one queue iteration: one frame out) over the floor, the time spent inside its
     model calls; medians over the iterations of a 24-frame run, so load spikes on a shared machine drop out."""
     import statistics
-    import comfy.patcher_extension as pe
+    from host_utils import count_model_calls
     from tfv_core import fifo as F
-    inside = {"t": 0.0, "calls": 0}
-
-    def timed(executor, *args, **kwargs):
-        t0 = time.perf_counter()
-        out = executor(*args, **kwargs)
-        inside["t"] += time.perf_counter() - t0
-        inside["calls"] += 1
-        return out
-    timed_model = model.clone()
-    timed_model.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "bench", timed)
+    timed_model, inside = count_model_calls(model)
     rows, per_frame = [], {}
     for lookahead in (False, True):
         windows = 2 * PARTITIONS if lookahead else PARTITIONS
@@ -89,9 +80,9 @@ def speed_rows(fifo, model, ctx):
 
             def probe(run, t):
                 now = time.perf_counter()
-                its.append((now - inside["t0"], inside["t"], inside["calls"]))
-                inside.update(t0=now, t=0.0, calls=0)
-            inside.update(t0=time.perf_counter(), t=0.0, calls=0)
+                its.append((now - inside["t0"], inside["seconds"], inside["calls"]))
+                inside.update(t0=now, seconds=0.0, calls=0)
+            inside.update(t0=time.perf_counter(), seconds=0.0, calls=0)
             _fifo(fifo, timed_model, ctx, 24, probe=probe, lookahead=lookahead, windows_per_call=per_call)
             its = its[1:]                                              # the first one includes the base clip
             expected = F.cost(WINDOW, PARTITIONS, lookahead, per_call, cfg=False)["calls_per_frame"]

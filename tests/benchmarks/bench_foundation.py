@@ -1,20 +1,9 @@
 """Baselines: what ComfyUI's own sampler loop costs on top of the model calls, on the models the
 method benchmarks use. Ratios above 1 are the host's overhead; every method is measured against these."""
-import time
-
 import torch
 
 from comfy_test_nodes import tiny_models
-from host_utils import count_model_calls, empty_video, ksampler
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from host_utils import best_of, count_model_calls, empty_video, ksampler
 
 
 def model_call_time(model, latent, context):
@@ -25,7 +14,7 @@ def model_call_time(model, latent, context):
     ctx = context.expand(x.shape[0], -1, -1)
     opts = {"transformer_options": {"cond_or_uncond": [0, 1]}}
     with torch.no_grad():
-        return best_of(lambda: bm.apply_model(x, sigma, c_crossattn=ctx, **opts), repeat=5)
+        return best_of(lambda: bm.apply_model(x, sigma, c_crossattn=ctx, **opts), repeats=5)
 
 
 def run():

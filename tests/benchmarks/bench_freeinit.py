@@ -1,7 +1,6 @@
 """FreeInit: wall time of N passes against N plain samplings (same model, steps and seed), fast mode against
 plain samplings of its step counts, and the cost of the filter and of one re-initialisation on a Wan-sized latent.
 Tiny real models on the CPU (one thread); every ratio is measured in this run, best of REPEATS interleaved runs."""
-import time
 
 import torch
 
@@ -10,12 +9,8 @@ WAN_480P_81F = (1, 16, 21, 60, 104)  # Wan 2.1 latent of an 81-frame 832x480 vid
 
 
 def best(fn, repeats=REPEATS):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    from host_utils import best_of
+    return best_of(fn, repeats)
 
 
 def run() -> list[dict]:

@@ -12,19 +12,9 @@ FRAMES, SIZE, STEPS, CFG, REPEATS = 8, 16, 8, 5.0, 2
 
 
 def timed(model):
-    """Clone with an APPLY_MODEL wrapper that counts calls and the seconds spent inside them."""
-    import comfy.patcher_extension as pe
-    m, stats = model.clone(), {"calls": 0, "seconds": 0.0}
-
-    def wrapper(executor, *args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return executor(*args, **kwargs)
-        finally:
-            stats["calls"] += 1
-            stats["seconds"] += time.perf_counter() - t
-    m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_bench_timer", wrapper)
-    return m, stats
+    """Clone that counts model calls and the seconds spent inside them."""
+    from host_utils import count_model_calls
+    return count_model_calls(model)
 
 
 def video_clone(patcher, weight_patch=False):

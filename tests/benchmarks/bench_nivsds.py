@@ -17,26 +17,10 @@ def _setup():
     testenv.load_host()
 
 
-def _timed_model(model):
-    """Clone with an APPLY_MODEL wrapper that adds up the seconds spent in the model."""
-    import comfy.patcher_extension as pe
-    spent = {"s": 0.0, "calls": 0}
-    m = model.clone()
-
-    def wrapper(executor, *args, **kwargs):
-        t0 = time.perf_counter()
-        out = executor(*args, **kwargs)
-        spent["s"] += time.perf_counter() - t0
-        spent["calls"] += 1
-        return out
-    m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_bench_timer", wrapper)
-    return m, spent
-
-
 def _case(name, model, pos, neg, static, steps, scheduler, etas):
-    from host_utils import ksampler
+    from host_utils import count_model_calls, ksampler
     from training_free_video.nodes import nivsds
-    timed, spent = _timed_model(model)
+    timed, spent = count_model_calls(model)
     levels = int((nivsds.plan(model, steps, scheduler, 0.6, etas, 1.0)[3] > 0).sum())
 
     def run():
@@ -47,12 +31,12 @@ def _case(name, model, pos, neg, static, steps, scheduler, etas):
     run(), plain()                                                      # warm-up
     best, inside, calls, floor = float("inf"), 0.0, 0, float("inf")
     for _ in range(REPEATS):
-        spent.update(s=0.0, calls=0)
+        spent.update(seconds=0.0, calls=0)
         t0 = time.perf_counter()
         run()
         wall = time.perf_counter() - t0
         if wall < best:
-            best, inside, calls = wall, spent["s"], spent["calls"]
+            best, inside, calls = wall, spent["seconds"], spent["calls"]
         t0 = time.perf_counter()
         plain()
         floor = min(floor, time.perf_counter() - t0)

@@ -1,7 +1,6 @@
 """Real-browser tier: Debian's chromium driven by Python Playwright against a real ComfyUI server
 serving the real frontend (comfyui-frontend-package from PyPI). Screenshots go to test_artifacts/browser/."""
 import shutil
-from pathlib import Path
 
 import pytest
 
