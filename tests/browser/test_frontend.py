@@ -18,6 +18,9 @@ def test_extension_is_registered_and_served(editor, server):
     assert "training-free-video.ui" in names
     with urllib.request.urlopen(server.url + "/extensions/training-free-video/training_free_video.js") as r:
         assert b"registerExtension" in r.read()
+    for node_id in [k for k in server.get("/object_info") if k.startswith("TFV_")]:  # the node help pages
+        with urllib.request.urlopen(f"{server.url}/extensions/training-free-video/docs/{node_id}.md") as r:
+            assert r.status == 200 and r.read().startswith(b"# ")
     assert editor.pack_errors() == []
 
 
