@@ -132,7 +132,7 @@ function imageUrl(img) {
 }
 
 export function renderGallery(box, output) {
-  const images = output?.images ?? [];
+  const images = output?.tfv_candidates ?? [];
   const scores = output?.tfv_scores ?? [];
   const ranking = output?.tfv_ranking ?? [];
   const topK = (output?.tfv_top_k ?? [1])[0];
@@ -155,16 +155,25 @@ export function renderGallery(box, output) {
   });
 }
 
+const CELL = 96; // px per gallery cell, thumbnail and label
+
 function setupRankNode(node) {
   const box = document.createElement("div");
   box.className = "tfv-rank-gallery";
-  box.style.cssText = "overflow-y: auto; max-height: 400px;";
-  node.addDOMWidget("ranking_gallery", "tfv_rank_gallery", box, { serialize: false, getMinHeight: () => 120 });
+  box.style.cssText = "overflow-y: auto; max-height: 480px;";
+  node.addDOMWidget("ranking_gallery", "tfv_rank_gallery", box, {
+    serialize: false,
+    getMinHeight: () => box.tfvHeight ?? 40,
+  });
   const previous = node.onExecuted;
   node.onExecuted = function (output) {
     previous?.apply(this, arguments);
     renderGallery(box, output);
-    this.imgs = undefined; // the gallery replaces the default preview
+    const perRow = Math.max(1, Math.floor((this.size[0] - 20) / CELL));
+    const rows = Math.ceil((output?.tfv_ranking ?? []).length / perRow);
+    box.tfvHeight = Math.min(480, rows * (CELL + 20) + 8);
+    this.setSize([this.size[0], Math.max(this.size[1], this.computeSize()[1])]);
+    this.setDirtyCanvas?.(true, true);
   };
 }
 

@@ -211,7 +211,7 @@ class RankByReward(io.ComfyNode):
         return io.NodeOutput(
             images[best].clone(), missing_latents() if latents is None else select_latents(latents, best),
             ",".join(map(str, best)), json.dumps(values), ranking_table(reward_model.name, values, order, top_k),
-            ui={"images": previews, "tfv_scores": values, "tfv_ranking": order, "tfv_top_k": [top_k]})
+            ui={"tfv_candidates": previews, "tfv_scores": values, "tfv_ranking": order, "tfv_top_k": [top_k]})
 
 
 NODES = [RewardModelLoader, RankByReward]

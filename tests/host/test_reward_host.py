@@ -127,8 +127,8 @@ def test_rank_ui_previews_are_small_temp_images_in_candidate_order(reward, demo)
     images = candidates(3, h=600, w=300)
     images[1] = 0.5                                                          # a flat grey candidate
     _, ui = rank(reward, demo, images)
-    assert len(ui["images"]) == 3
-    for i, item in enumerate(ui["images"]):
+    assert len(ui["tfv_candidates"]) == 3
+    for i, item in enumerate(ui["tfv_candidates"]):
         assert item["type"] == "temp"
         path = os.path.join(folder_paths.get_temp_directory(), item["subfolder"], item["filename"])
         with Image.open(path) as im:

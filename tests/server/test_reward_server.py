@@ -54,8 +54,8 @@ def test_rank_by_reward_ui_payload_over_http(server):
     scores, order = out["tfv_scores"], out["tfv_ranking"]
     assert len(scores) == 4 and sorted(order) == [0, 1, 2, 3] and out["tfv_top_k"] == [2]
     assert all(scores[a] >= scores[b] for a, b in zip(order, order[1:]))
-    assert len(out["images"]) == 4 and all(i["type"] == "temp" for i in out["images"])
-    for item in out["images"]:
+    assert len(out["tfv_candidates"]) == 4 and all(i["type"] == "temp" for i in out["tfv_candidates"])
+    for item in out["tfv_candidates"]:
         assert view(server, item).size == (64, 64)
     saved = server.output_files(entry)
     assert sorted(p.suffix for p in saved) == [".latent", ".png", ".png"]   # top-2 images and their latents
