@@ -112,7 +112,7 @@ function setupFifoNode(node) {
   const box = document.createElement("div");
   box.className = "tfv-fifo-cost";
   box.style.cssText = "font: 12px sans-serif; color: #ddd; padding: 4px 6px; background: #222; border-radius: 4px;";
-  node.addDOMWidget("fifo_cost", "tfv_fifo_cost", box, { serialize: false, getMinHeight: () => 40 });
+  node.addDOMWidget("fifo_cost", "tfv_fifo_cost", box, { serialize: false, getMinHeight: () => 60 });
   const update = () => {
     const c = fifoCost(widget(node, "window_frames")?.value ?? 16, widget(node, "partitions")?.value ?? 4,
                        widget(node, "lookahead")?.value ?? true, widget(node, "windows_per_call")?.value ?? 1);
