@@ -9,7 +9,7 @@ import comfy.patcher_extension
 
 from . import host
 from .core import freeinit as fi
-from .core.layout import LayoutError, detect, spectral_axes
+from .core.layout import spectral_axes
 from .core.spectral import FILTERS, freq_mix, lowpass_for
 
 NAME = "FreeInit"
@@ -39,19 +39,6 @@ def renoise_level(ms, sigma_start: float, flow_sigma: float) -> float:
         a, b = coefficients(ms, sigma)
         return b / a if a > 0 else math.inf
     return fi.level_for_ratio(ratio, flow_sigma / (1 - flow_sigma), sigma_start)
-
-
-def show(text: str) -> None:
-    """Log a line and show it on the running node (the sampler) in the UI."""
-    host.log.info(text)
-    from comfy_execution.utils import get_executing_context
-    ctx = get_executing_context()
-    if ctx is None:  # not inside a prompt (scripts, tests): no node to show it on
-        return
-    from server import PromptServer
-    srv = getattr(PromptServer, "instance", None)
-    if srv is not None:
-        srv.send_progress_text(text, ctx.node_id)
 
 
 def pass_callback(callback, done: int, total: int):
@@ -131,7 +118,7 @@ class FreeInit:
             if isinstance(conds, dict):  # each pass processes fresh copies, as one sampling would
                 guider.conds = {k: [c.copy() for c in v] for k, v in conds.items()}
             steps = len(pass_sigmas) - 1
-            show(f"FreeInit pass {i + 1}/{self.iterations} ({steps} steps)")
+            host.show_text(f"FreeInit pass {i + 1}/{self.iterations} ({steps} steps)")
             x = executor(z, latent_image, sampler, pass_sigmas, denoise_mask, pass_callback(callback, done, total),
                          disable_pbar, seed, **kwargs)
             done += steps
@@ -225,10 +212,7 @@ class FrequencyMix(io.ComfyNode):
                                        "shape: make both latents with the same size and frame count.")
         if filter not in FILTERS:
             host.fail("Frequency Mix", f"unknown filter '{filter}': pick one of {', '.join(FILTERS)}.")
-        try:
-            axes = spectral_axes(detect(a, "Frequency Mix", min_frames=1))
-        except LayoutError as e:
-            raise host.NodeInputError(str(e)) from None
+        axes = spectral_axes(host.video_layout(None, a, "Frequency Mix", min_frames=1))
         lpf = lowpass_for(a.shape, axes, filter, d_s, d_t, butterworth_order, a.device)
         out = low.copy()
         out["samples"] = freq_mix(a, b, lpf, axes)

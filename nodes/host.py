@@ -45,13 +45,13 @@ def sigma_max(model) -> float:
 
 
 def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2) -> Layout:
-    """Layout of `latent` checked against what `model` expects (rank and channel count)."""
+    """Layout of `latent`, checked against what `model` expects (rank and channel count) unless model is None."""
     try:
         layout = detect(latent, node, min_frames)
     except LayoutError as e:
         raise NodeInputError(str(e)) from None
-    fmt = latent_format(model)
-    if model is not None and fmt is not None:
+    fmt = None if model is None else latent_format(model)
+    if fmt is not None:
         native_5d = getattr(fmt, "latent_dimensions", 2) == 3
         if native_5d and not layout.is_5d:
             fail(node, f"this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
@@ -69,6 +69,19 @@ def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2) ->
 def prepare_noise(latent: torch.Tensor, seed: int) -> torch.Tensor:
     """Unit Gaussian noise exactly as ComfyUI's KSampler makes it for this latent and seed."""
     return comfy.sample.prepare_noise(latent, seed)
+
+
+def show_text(text: str) -> None:
+    """Log a line and show it on the node that is running (if any) in the UI."""
+    log.info(text)
+    from comfy_execution.utils import get_executing_context
+    ctx = get_executing_context()
+    if ctx is None:  # outside a prompt (scripts, tests) there is no node to show it on
+        return
+    from server import PromptServer
+    srv = getattr(PromptServer, "instance", None)
+    if srv is not None:
+        srv.send_progress_text(text, ctx.node_id)
 
 
 def check_cancel() -> None:
