@@ -1,6 +1,6 @@
 """FreeInit: Bridging Initialization Gap in Video Diffusion Models (Wu et al., ECCV 2024, arXiv 2312.07537)."""
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from comfy_api.latest import io
@@ -14,8 +14,10 @@ from .core.spectral import FILTERS, freq_mix, lowpass_for
 
 NAME = "FreeInit"
 KEY = "training_free_video.freeinit"
+WRAPPER = comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE  # inside AnimateDiff-Evolved's OUTER_SAMPLE noise
 CATEGORY = "training-free-video/freeinit"
-MIN_SIGNAL = 0.01  # signal fraction a/sqrt(a^2+b^2) below which re-diffusing to the first sigma erases x0
+MIN_SIGNAL = 0.01  # signal fraction a/sqrt(a^2+b^2) at the schedule's top below which the paper's rule erases x0
+PAPER_RATIO = 14.6146  # noise/signal ratio sqrt((1-abar)/abar) at t = 999 of SD1.5's schedule: the paper's level
 
 
 def coefficients(ms, sigma: float) -> tuple[float, float]:
@@ -27,18 +29,36 @@ def coefficients(ms, sigma: float) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def renoise_level(ms, sigma_start: float, flow_sigma: float) -> float:
-    """Where the previous result is re-diffused: the first sigma, as in the paper, unless the model keeps
-    (almost) no signal there (flow and zero-terminal-SNR models); then the level with the noise/signal
-    ratio of the flow sigma `flow_sigma`, i.e. flow_sigma / (1 - flow_sigma)."""
-    a, b = coefficients(ms, sigma_start)
-    if flow_sigma >= 1 or a / math.hypot(a, b) >= MIN_SIGNAL:
-        return sigma_start
+@dataclass(frozen=True)
+class Rule:
+    """Where the previous result is re-diffused: coefficients (a, b), and whether the next noise is kept exactly
+    white (the heuristic rules: the previous result sets only its low frequencies' phases, so nothing can grow)."""
+    name: str
+    sigma: float
+    a: float
+    b: float
+    whiten: bool
+
+
+def renoise_rule(ms, flow_sigma: float) -> Rule:
+    """paper: DDPM-type models (EPS, v) re-diffuse to the top of their schedule, as the paper does.
+    flow: flow-matching models keep no signal at their top: the white variant at flow sigma `flow_sigma`.
+    edm: EDM/SVD and zero-terminal-SNR models (almost no signal at their top): the white variant at the paper's
+    noise/signal ratio."""
+    top = float(ms.sigma_max)
+    a, b = coefficients(ms, 0.5)
+    if abs(a + b - 1) < 1e-6 and top <= 1 + 1e-6:  # x = (1 - s) x0 + s eps
+        a, b = coefficients(ms, flow_sigma)
+        return Rule("flow", flow_sigma, a, b, True)
+    a, b = coefficients(ms, top)
+    if a / math.hypot(a, b) >= MIN_SIGNAL:
+        return Rule("paper", top, a, b, False)
 
     def ratio(sigma):
         a, b = coefficients(ms, sigma)
         return b / a if a > 0 else math.inf
-    return fi.level_for_ratio(ratio, flow_sigma / (1 - flow_sigma), sigma_start)
+    sigma = fi.level_for_ratio(ratio, PAPER_RATIO, top)
+    return Rule("edm", sigma, *coefficients(ms, sigma), True)
 
 
 def pass_callback(callback, done: int, total: int):
@@ -52,7 +72,9 @@ def pass_callback(callback, done: int, total: int):
 
 @dataclass(frozen=True)
 class FreeInit:
-    """OUTER_SAMPLE wrapper: runs the sampler `iterations` times, re-initialising the noise between passes."""
+    """SAMPLER_SAMPLE wrapper: runs the sampler `iterations` times, re-initialising the noise between passes.
+    It sits inside every OUTER_SAMPLE wrapper (AnimateDiff-Evolved re-creates the noise there), so the node's
+    place in the model chain does not matter."""
     iterations: int = 5
     filter: str = "gaussian"
     d_s: float = 0.25
@@ -60,25 +82,29 @@ class FreeInit:
     butterworth_order: int = 4
     fast_mode: bool = False
     flow_renoise_sigma: float = 0.98
+    node_id: str | None = field(default=None, compare=False)
 
-    def pass_through(self, ms, noise, sigmas, kwargs, owner: str | None = None) -> str | None:
+    def pass_through(self, ms, noise, latent, sigmas, denoise_mask, owner: str | None = None) -> str | None:
         """Why FreeInit must leave this sampling alone, or None."""
         if self.iterations <= 1:
             return "iterations is 1"
         if owner:
             return f"{owner} runs its own loop through the sampler"
-        if len(kwargs.get("latent_shapes") or [()]) > 1:
+        if noise.ndim not in (4, 5):
             return "the sampler got several latents packed together"
         if len(sigmas) < 2:
             return "the schedule has no steps"
         if float(sigmas[-1]) != 0:
-            return "the sampler returns leftover noise (the schedule stops before sigma 0)"
-        start, top = float(sigmas[0]), float(ms.sigma_max)
-        if start < top and not math.isclose(start, top, rel_tol=1e-5):
-            return (f"partial denoise: the schedule starts at sigma {start:.4g}, below the model's maximum "
-                    f"{top:.4g} (denoise < 1 or a later start step)")
+            return ("the sampler returns leftover noise (the schedule stops before sigma 0; two-stage samplings "
+                    "such as Wan 2.2 A14B's need FreeInit in one sampler that runs from noise to the end)")
         if not torch.any(noise):
             return "added noise is disabled"
+        if denoise_mask is not None:
+            return "a noise mask (inpainting) is set"
+        start, top = float(sigmas[0]), float(ms.sigma_max)
+        if torch.any(latent) and start < top and not math.isclose(start, top, rel_tol=1e-5):
+            return (f"partial denoise: the latent is not empty and the schedule starts at sigma {start:.4g}, below "
+                    f"the model's maximum {top:.4g} (denoise < 1 or a later start step)")
         return None
 
     def schedules(self, sigmas):
@@ -87,41 +113,49 @@ class FreeInit:
             return [sigmas] * self.iterations
         return [fi.subsample(sigmas, fi.fast_steps(steps, self.iterations, i)) for i in range(self.iterations)]
 
-    def __call__(self, executor, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None,
-                 disable_pbar=False, seed=None, **kwargs):
-        guider = executor.class_obj
+    def show(self, text: str) -> None:
+        host.show_text(text, node_id=self.node_id)
+
+    def __call__(self, executor, guider, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+                 disable_pbar=False, *args, **kwargs):
         model = guider.model_patcher
         ms = host.model_sampling(model)
-        owner = guider.model_options.get("transformer_options", {}).get(host.OWN_LOOP)
-        reason = self.pass_through(ms, noise, sigmas, kwargs, owner)
+        options = extra_args.get("model_options", {}).get("transformer_options", {})
+        latent = noise if latent_image is None else latent_image
+        reason = self.pass_through(ms, noise, latent, sigmas, denoise_mask, options.get(host.OWN_LOOP))
         if reason is not None:
             host.log_once(f"freeinit:{reason.split(':')[0]}", f"FreeInit changes nothing here: {reason}.")
-            return executor(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, **kwargs)
+            self.show(f"FreeInit skipped: {reason}.")
+            return executor(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar,
+                            *args, **kwargs)
 
-        axes = spectral_axes(host.video_layout(model, latent_image, NAME, min_frames=1))
-        device = model.load_device
+        layout = host.video_layout(model, noise, NAME, min_frames=1)
+        axes = spectral_axes(layout)
+        device = noise.device
         lpf = lowpass_for(noise.shape, axes, self.filter, self.d_s, self.d_t, self.butterworth_order, device)
-        a, b = coefficients(ms, renoise_level(ms, float(sigmas[0]), self.flow_renoise_sigma))
-        eps = noise.to(device, torch.float32)
-        fmt = host.latent_format(model)
-        conds = getattr(guider, "conds", None)
+        rule = renoise_rule(ms, self.flow_renoise_sigma)
+        eps = noise.to(torch.float32)
+        seed = extra_args.get("seed") or 0
         schedules = self.schedules(sigmas)
         total, done = sum(len(s) - 1 for s in schedules), 0
+        note = "" if rule.name == "paper" else f", {rule.name} rule at sigma {rule.sigma:.4g}: experimental"
 
         z = noise
         for i, pass_sigmas in enumerate(schedules):
             host.check_cancel()
             if i > 0:
-                x0 = fmt.process_in(x.to(device, torch.float32))
-                eta = host.prepare_noise(latent_image, fi.pass_seed(seed or 0, i))
-                z = fi.reinit(x0, eps, eta, a, b, lpf, axes).to(noise.dtype)
-            if isinstance(conds, dict):  # each pass processes fresh copies, as one sampling would
-                guider.conds = {k: [c.copy() for c in v] for k, v in conds.items()}
+                eta = host.prepare_noise(noise, fi.pass_seed(seed, i)).to(device)
+                z = (fi.reinit_white if rule.whiten else fi.reinit)(x, eps, eta, rule.a, rule.b, lpf, axes)
+                z = z.to(noise.dtype)
+            if "sample_sigmas" in options:
+                options["sample_sigmas"] = pass_sigmas
             steps = len(pass_sigmas) - 1
-            host.show_text(f"FreeInit pass {i + 1}/{self.iterations} ({steps} steps)")
-            x = executor(z, latent_image, sampler, pass_sigmas, denoise_mask, pass_callback(callback, done, total),
-                         disable_pbar, seed, **kwargs)
+            self.show(f"FreeInit pass {i + 1}/{self.iterations} ({steps} steps{note})")
+            x = executor(guider, pass_sigmas, extra_args, pass_callback(callback, done, total), z, latent_image,
+                         denoise_mask, disable_pbar, *args, **kwargs)
             done += steps
+        if "sample_sigmas" in options:
+            options["sample_sigmas"] = sigmas
         return x
 
 
@@ -165,11 +199,11 @@ class FreeInitNode(io.ComfyNode):
                                  tooltip="Coarse-to-fine: pass i of N uses int(steps*i/N) steps (the last pass "
                                          "all), costing about (N+1)/2 samplings instead of N. May lose detail."),
                 io.Float.Input("flow_renoise_sigma", default=0.98, min=0.0, max=1.0, step=0.001,
-                               tooltip="Flow-matching (Wan, Hunyuan) and zero-terminal-SNR models only, whose first "
-                                       "sigma keeps nothing of the previous result: the flow sigma at which it is "
-                                       "re-noised instead. Lower = the previous pass steers more, but strong low "
-                                       "frequencies grow each pass (0.936, SD1.5's level, doubles them on the demo "
-                                       "model); 1 = passes independent. Other models use the paper's first step."),
+                               tooltip="Flow-matching models only (Wan, HunyuanVideo; experimental): their first "
+                                       "sigma keeps nothing of the previous result, so it is re-noised at this flow "
+                                       "sigma instead, scaled to unit power so no value can blow up. Lower = the "
+                                       "previous pass steers more (low frequencies stronger and smoother); 1 = passes "
+                                       "independent. EPS/v models use the paper's rule, EDM/SVD the paper's level."),
             ],
             outputs=[io.Model.Output(tooltip="The model with FreeInit attached; use it in any sampler node.")],
         )
@@ -179,9 +213,10 @@ class FreeInitNode(io.ComfyNode):
         if filter not in FILTERS:
             host.fail(NAME, f"unknown filter '{filter}': pick one of {', '.join(FILTERS)}.")
         m = model.clone()
-        m.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, KEY)  # one FreeInit per model
-        m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, KEY,
-                               FreeInit(iterations, filter, d_s, d_t, butterworth_order, fast_mode, flow_renoise_sigma))
+        for kind in (WRAPPER, comfy.patcher_extension.WrappersMP.OUTER_SAMPLE):  # one FreeInit per model
+            m.remove_wrappers_with_key(kind, KEY)
+        m.add_wrapper_with_key(WRAPPER, KEY, FreeInit(iterations, filter, d_s, d_t, butterworth_order, fast_mode,
+                                                      flow_renoise_sigma, host.executing_node_id()))
         return io.NodeOutput(m)
 
 

@@ -71,17 +71,25 @@ def prepare_noise(latent: torch.Tensor, seed: int) -> torch.Tensor:
     return comfy.sample.prepare_noise(latent, seed)
 
 
-def show_text(text: str) -> None:
-    """Log a line and show it on the node that is running (if any) in the UI."""
-    log.info(text)
+def executing_node_id() -> str | None:
+    """The id of the node that is running now (inside a prompt), else None."""
     from comfy_execution.utils import get_executing_context
     ctx = get_executing_context()
-    if ctx is None:  # outside a prompt (scripts, tests) there is no node to show it on
+    return None if ctx is None else ctx.node_id
+
+
+def show_text(text: str, node_id: str | None = None) -> None:
+    """Log a line and show it in the UI on the node that is running (if any) and on node `node_id` (the node
+    that made a patch, which the sampler node runs later)."""
+    log.info(text)
+    targets = {n for n in (executing_node_id(), node_id) if n is not None}
+    if not targets:  # outside a prompt (scripts, tests) there is no node to show it on
         return
     from server import PromptServer
     srv = getattr(PromptServer, "instance", None)
     if srv is not None:
-        srv.send_progress_text(text, ctx.node_id)
+        for n in sorted(targets):
+            srv.send_progress_text(text, n)
 
 
 def check_cancel() -> None:

@@ -99,12 +99,6 @@ def zigzag(x: torch.Tensor, lv: tuple, steps: tuple[SubStep, ...], denoise, p: N
     return z / p.c_in(lv[0])
 
 
-def effective_denoised(x, x_mixed, d_mixed, s0, s1):
-    """What the guider returns at (x, s0): the denoised value whose Euler step from x lands exactly where the
-    paper's step from the zigzagged x_mixed lands, at s1. Other samplers use it as the model's estimate."""
-    return d_mixed + (x_mixed - x) * (s1 / (s0 - s1))
-
-
 def frames_as_images(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """The image model's view of a video latent: frames in the batch as they are; 5D as B*T one-frame videos."""
     return rearrange(x, "b c t h w -> (b t) c 1 h w") if layout.is_5d else x

@@ -6,6 +6,7 @@ from einops import rearrange
 import comfy.model_management
 import comfy.model_sampling
 import comfy.patcher_extension as pe
+import comfy.samplers
 import comfy.utils
 from comfy_extras import nodes_custom_sampler as ncs
 from comfy_test_nodes import tiny_models as tm
@@ -105,7 +106,9 @@ def reference_eps(vdm, idm, c, sigmas, seed, cfg, wi, wv, variant, labels, every
             image = v if every and i % every == every - 1 else i_model
             z = x / (1 + s0 ** 2) ** 0.5
             for who, r, wr, sign in REF_MOVES[(variant, labels)]:
-                z = ref_move_vp(image if who == "I" else v, z, lv[r], lv[wr], sign * (wi if who == "I" else wv))
+                # the video model standing in for the image model keeps its own omega (official code)
+                z = ref_move_vp(image if who == "I" else v, z, lv[r], lv[wr],
+                                sign * (wi if who == "I" and image is i_model else wv))
             x = z * (1 + s0 ** 2) ** 0.5
         d = ref_denoise(*v, x, s0, cfg)
         x = x + (s1 - s0) * (x - d) / s0
@@ -205,13 +208,56 @@ def test_deterministic_for_a_seed(models, conds):
     assert not torch.equal(a, sample(vdm, idm, conds, sigmas=sig, seed=12))
 
 
-def test_other_samplers_are_well_defined(models, conds):
-    """Heun evaluates twice per step (both at schedule sigmas, both mixed); dpmpp_2m keeps a denoised history."""
-    vdm, idm = models
-    sig = SIGMAS[2:]
-    for name in ("heun", "dpmpp_2m"):
-        a = sample(vdm, idm, conds, sigmas=sig, seed=2, sampler=name)
-        assert torch.isfinite(a).all() and torch.equal(a, sample(vdm, idm, conds, sigmas=sig, seed=2, sampler=name))
+@pytest.fixture(scope="module")
+def demo_pair():
+    """Analytic demo models (smooth, exact) as video (frames correlated) and image (frames independent) models."""
+    from training_free_video.nodes import demo
+    c = {k: [[demo.toy_embedding(t), {}]] for k, t in (("vp", "red ball"), ("vn", ""), ("ip", "red ball"), ("in", ""))}
+    vdm, idm = demo.demo_model("frames_in_batch", "eps", rho=0.9), demo.demo_model("frames_in_batch", "eps", rho=0.0)
+    sig = result(ncs.BasicScheduler.execute(vdm, "normal", 8, 1.0))[0]
+    cache = {}
+
+    def effect(name):
+        """The zigzag's effect on the sample, omega 4 minus omega 0, and the image model's calls."""
+        if name not in cache:
+            idm_counted, calls = count_model_calls(idm)
+            runs = [sample(vdm, idm_counted, c, latent=torch.zeros(6, 4, 8, 8), sigmas=sig, seed=1, sampler=name,
+                           omega_image=w, omega_video=w, timestep_labels="official_animatediff") for w in (4.0, 0.0)]
+            cache[name] = ((runs[0] - runs[1]).flatten(), calls["calls"])
+        return cache[name]
+    return vdm, idm, c, sig, effect
+
+
+@pytest.mark.parametrize("name", comfy.samplers.KSampler.SAMPLERS)
+def test_every_sampler_has_eulers_zigzag_effect_or_is_refused(demo_pair, name):
+    """The zigzag moves the sampler's own latent at each step boundary, so every accepted sampler gets Euler's
+    effect (direction cosine > 0.9, size within 30 %) with the same image-model calls (2 per mixed step); the
+    others are refused before any model call, with the list of samplers that work."""
+    vdm, idm, c, sig, effect = demo_pair
+    if name in ivmixed.REFUSED_SAMPLERS:
+        counted, calls = count_model_calls(vdm)
+        with pytest.raises(host.NodeInputError, match=r"^\[IV-Mixed Guider\] the sampler .* pick one of euler, "):
+            sample(counted, idm, c, latent=torch.zeros(6, 4, 8, 8), sigmas=sig, sampler=name)
+        assert calls["calls"] == 0
+        return
+    ref, ref_calls = effect("euler")
+    got, calls = effect(name)
+    cos = float(torch.nn.functional.cosine_similarity(got, ref, 0))
+    size = float(got.norm() / ref.norm())
+    assert calls == ref_calls == 2 * 2 * (len(sig) - 2)  # two runs (omega 4 and 0), 2 per mixed step
+    assert cos > 0.9 and 0.7 < size < 1.3, (cos, size)
+
+
+def test_step_boundaries_match_with_a_tolerance_in_order():
+    """A schedule sigma evaluated again (a predictor) or a midpoint starts no step; float noise still matches."""
+    sig = torch.tensor([8.0, 5.0, 3.0, 1.0, 0.0])
+
+    class Guider:
+        window = (0.0, 1.0)
+    b = ivmixed.StepBoundaries(None, sig, Guider())
+    seen = [b.step_of(torch.tensor([s, s])) for s in (8.0 * (1 + 1e-6), 6.3, 5.0, 5.0, 3.9, 3.0 - 1e-6, 1.0, 0.5)]
+    assert seen == [0, None, 1, None, None, 2, 3, None]
+    assert b.step_of(torch.tensor([3.0, 1.0])) is None  # per-frame sigmas
 
 
 # ---------------------------------------------------------------- progress and cancel
@@ -410,5 +456,5 @@ def test_schema_has_tooltips_and_states_the_cost():
     assert "2 image-model and 3 video-model CFG evaluations" in spec.description
     defaults = {i.id: i.default for i in spec.inputs if hasattr(i, "default")}
     assert defaults["omega_image"] == defaults["omega_video"] == 4.0
-    assert defaults["variant"] == "IVIV" and defaults["timestep_labels"] == "coherent"
+    assert defaults["variant"] == "IVIV" and defaults["timestep_labels"] == "official_animatediff"  # the headline
     assert defaults["video_in_image_slot_every"] == 0

@@ -77,14 +77,6 @@ def test_official_labels_read_the_same_native_latent():
     assert all(torch.allclose(v, z) for v in seen)
 
 
-def test_effective_denoised_lands_euler_on_the_papers_next_latent():
-    g = torch.Generator().manual_seed(1)
-    x, x_mixed, d = (torch.randn(2, 3, generator=g) for _ in range(3))
-    s0, s1 = torch.tensor(1.7), torch.tensor(1.1)
-    d_eff = zigzag.effective_denoised(x, x_mixed, d, s0, s1)
-    assert torch.allclose(x + (s1 - s0) * (x - d_eff) / s0, x_mixed + (s1 - s0) * (x_mixed - d) / s0, atol=1e-6)
-
-
 def zigzag_effect(delta, p=EPS, sigma=2.0):
     """|zigzag(x) - x| for one unconditional (omega = 0) IV-IV zigzag at step size delta, two different models."""
     image, video = gaussian_denoiser(0.5, 0.7), gaussian_denoiser(-0.2, 1.3)
