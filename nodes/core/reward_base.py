@@ -49,7 +49,7 @@ def letterbox_geometry(h: int, w: int, size: int) -> tuple[tuple[int, int], tupl
     zero padding (left, right, top, bottom) that centres it in size x size. (Where the long side already is
     `size`, the official code passes a non-square image on unpadded, which its ViT cannot take; it is padded.)"""
     scale = size / max(h, w)
-    nh, nw = (size, size) if h == w else (round(h * scale), round(w * scale))
+    nh, nw = (size, size) if h == w else (max(1, round(h * scale)), max(1, round(w * scale)))
     ph, pw = size - nh, size - nw
     return (nh, nw), (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
 

@@ -523,6 +523,7 @@ DAMAGED = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("case", list(DAMAGED))
 def test_damaged_files_are_named_with_their_folder(folders, tmp_path, case):
     kind, name, damage = DAMAGED[case]
