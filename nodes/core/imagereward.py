@@ -17,13 +17,12 @@ Key mapping from `ImageReward.pt` (a plain state dict) to this module:
   mlp.layers.{0,2,4,6,7}.*      -> mlp.layers.{0,2,4,6,7}.*
   blip.vision_proj.*, blip.text_proj.*, *.position_ids: not used for scoring, dropped.
 """
-import json
-
 import torch
 from transformers import BertTokenizerFast, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
 
-from .reward_files import RewardFileError, first, load_strict, read_state_dict, resolve
-from .reward_models import LinearHead, RewardModel, preprocess
+from .reward_base import LinearHead, RewardModel, preprocess
+from .reward_files import RewardFileError, build, first, load_strict, load_tokenizer, read_json, read_state_dict, \
+    resolve
 
 MEAN, STD = 0.16717362830052426, 1.0333394966054072
 MAX_TOKENS = 35
@@ -51,7 +50,7 @@ class ImageReward(RewardModel):
 
     def score(self, images, tokens):
         p = self._param()
-        pixels = preprocess(images.to(p.device), self.image_size).to(p.dtype)
+        pixels = preprocess(images.to(p.device), self.image_size, recipe="torchvision").to(p.dtype)  # CLIP's transform
         image_embeds = self.vision(pixel_values=pixels).last_hidden_state
         b = image_embeds.shape[0]
         ids, mask = (t.to(p.device).expand(b, -1) for t in tokens)
@@ -83,48 +82,49 @@ def map_keys(sd: dict) -> dict:
     return out
 
 
-def configs(sd: dict, med: dict) -> tuple[BlipVisionConfig, BlipTextConfig]:
-    """BLIP ViT config from the checkpoint's shapes (head width 64, LayerNorm eps 1e-6, exact GELU) and the text
-    encoder's from med_config.json, with the image width as its cross-attention width."""
+def vision_config(sd: dict) -> BlipVisionConfig:
+    """BLIP ViT config from the checkpoint's shapes (head width 64, LayerNorm eps 1e-6, exact GELU)."""
     try:
         width, _, patch, _ = sd["blip.visual_encoder.patch_embed.proj.weight"].shape
         grid = round((sd["blip.visual_encoder.pos_embed"].shape[1] - 1) ** 0.5)
         mlp = sd["blip.visual_encoder.blocks.0.mlp.fc1.weight"].shape[0]
+        layers = 1 + max(int(k.split(".")[3]) for k in sd if k.startswith("blip.visual_encoder.blocks."))
     except KeyError as e:
         raise RewardFileError(f"no BLIP image encoder (missing {e})") from None
-    layers = 1 + max(int(k.split(".")[3]) for k in sd if k.startswith("blip.visual_encoder.blocks."))
-    vision = BlipVisionConfig(hidden_size=width, intermediate_size=mlp, num_hidden_layers=layers,
-                              num_attention_heads=width // 64, image_size=grid * patch, patch_size=patch,
-                              hidden_act="gelu", layer_norm_eps=1e-6)
+    except ValueError:
+        raise RewardFileError("no BLIP image encoder of the expected shapes") from None
+    return BlipVisionConfig(hidden_size=width, intermediate_size=mlp, num_hidden_layers=layers,
+                            num_attention_heads=width // 64, image_size=grid * patch, patch_size=patch,
+                            hidden_act="gelu", layer_norm_eps=1e-6)
+
+
+def text_config(med: dict, width: int) -> BlipTextConfig:
+    """The text encoder's config from med_config.json, with the image width as its cross-attention width."""
     keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
             "max_position_embeddings", "layer_norm_eps", "hidden_act", "pad_token_id")
-    text = BlipTextConfig(**{k: med[k] for k in keys if k in med}, encoder_hidden_size=width, is_decoder=True,
+    return BlipTextConfig(**{k: med[k] for k in keys if k in med}, encoder_hidden_size=width, is_decoder=True,
                           bos_token_id=None, sep_token_id=None, eos_token_id=None)
-    return vision, text
 
 
 def load_imagereward(folder: str, dtype: torch.dtype = torch.float32) -> ImageReward:
     """ImageReward.pt + med_config.json + the bert-base-uncased vocab.txt from `folder`, fully offline."""
     found = resolve(folder, "imagereward")
-    path = first(found, "ImageReward.pt", "ImageReward.safetensors")
+    path, med_path = first(found, "ImageReward.pt", "ImageReward.safetensors"), found["med_config.json"]
     sd = read_state_dict(path)
+    med = read_json(med_path)
     try:
-        with open(found["med_config.json"]) as f:
-            med = json.load(f)
-    except (OSError, ValueError) as e:
-        raise RewardFileError(f"{found['med_config.json']} is not a readable JSON config ({e}).") from None
-    try:
-        vision_cfg, text_cfg = configs(sd, med)
+        vision_cfg = vision_config(sd)
     except RewardFileError as e:
         raise RewardFileError(f"{path} is not an ImageReward v1.0 checkpoint: {e}.") from None
-    with torch.device("meta"):
-        vision = BlipVisionModel(vision_cfg)
-        text = BlipTextModel(text_cfg, add_pooling_layer=False)
-        try:
-            mlp = LinearHead(LinearHead.dims_from(sd, "mlp.layers."))
-        except RewardFileError as e:
-            raise RewardFileError(f"{path} is not an ImageReward v1.0 checkpoint: {e}.") from None
-    tokenizer = BertTokenizerFast.from_pretrained(folder, local_files_only=True)
+    dims = LinearHead.dims_from(sd, "mlp.layers.")
+    if dims is None:
+        raise RewardFileError(f"{path} is not an ImageReward v1.0 checkpoint: it lacks the five linear layers "
+                              "mlp.layers.0/2/4/6/7.")
+    text_cfg = build(lambda: text_config(med, vision_cfg.hidden_size), med_path, "a BLIP text encoder")
+    vision = build(lambda: BlipVisionModel(vision_cfg), path, "a BLIP image encoder")
+    text = build(lambda: BlipTextModel(text_cfg, add_pooling_layer=False), med_path, "a BLIP text encoder")
+    mlp = build(lambda: LinearHead(dims), path, "an ImageReward head")
+    tokenizer = load_tokenizer(BertTokenizerFast, folder, "imagereward", text_cfg.vocab_size)
     model = ImageReward(vision, text, mlp, tokenizer)
     load_strict(model, map_keys(sd), "an ImageReward v1.0 checkpoint", path)
     return model.eval().cast(dtype)

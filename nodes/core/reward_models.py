@@ -1,106 +1,24 @@
 """Reward models for I4VGen's anchor selection (Guo et al., arXiv 2406.02230, Sec. 3.1): every candidate image is
 scored against the prompt and the argmax becomes the anchor. CLIP score, PickScore, HPSv2 (OpenCLIP ViT-H mapped
 onto transformers' CLIPModel), the LAION aesthetic predictor, and a weight-free demo score; ImageReward v1.0 is in
-imagereward.py. torch + transformers components only; nothing here touches the network."""
-import json
+imagereward.py, the shared pieces in reward_base.py. torch + transformers components only; nothing here touches
+the network."""
 import os
 
 import kornia
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from torch import nn
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizerFast, CLIPVisionModelWithProjection
 
-from .reward_files import RewardFileError, first, load_strict, read_state_dict, resolve
+from .imagereward import load_imagereward
+from .reward_base import OPENAI_MEAN, OPENAI_STD, LinearHead, RewardModel, preprocess, resize_short
+from .reward_base import ranking, score_images  # noqa: F401  (the node uses them from here)
+from .reward_files import AESTHETIC_HEADS, HF_CLIP_WEIGHTS, RewardFileError, build, first, load_strict, \
+    load_tokenizer, read_json, read_state_dict, resolve
 
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 DEMO_NAME = "demo_aesthetic (no weights)"
-
-
-def resize_short(x: torch.Tensor, size: int) -> torch.Tensor:
-    """[B, C, H, W] with the short side resized to `size` like torchvision's Resize(size): antialiased bicubic, which
-    matches PIL's BICUBIC (what these models were trained with) to about 1/255."""
-    h, w = x.shape[-2:]
-    hw = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-    return x if hw == (h, w) else F.interpolate(x, size=hw, mode="bicubic", antialias=True, align_corners=False)
-
-
-def preprocess(images: torch.Tensor, size: int, mean=OPENAI_MEAN, std=OPENAI_STD) -> torch.Tensor:
-    """IMAGE [B, H, W, C] in 0..1 -> normalised [B, 3, size, size]: CLIP's transform (resize of the short side,
-    centre crop), on the images' device."""
-    x = resize_short(images[..., :3].movedim(-1, 1).float(), size)
-    top, left = (round((n - size) / 2) for n in x.shape[-2:])      # torchvision's CenterCrop offsets
-    x = x[..., top:top + size, left:left + size].clamp(0, 1)
-    return kornia.enhance.normalize(x, torch.tensor(mean, device=x.device), torch.tensor(std, device=x.device))
-
-
-def ranking(scores) -> list[int]:
-    """Candidate indices, best first; ties keep candidate order."""
-    s = [float(v) for v in scores]
-    return sorted(range(len(s)), key=lambda i: (-s[i], i))
-
-
-class RewardModel(nn.Module):
-    """Scores a batch of images against a prompt (higher is better). Subclasses set `kind`, `text_dependent`."""
-    kind = "reward"
-    text_dependent = True
-
-    def encode_prompt(self, prompt: str):
-        """Whatever `score` needs from the prompt, computed once per ranking."""
-        return prompt
-
-    def score(self, images: torch.Tensor, prompt_state) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _param(self):
-        return next(self.parameters())
-
-    def cast(self, dtype: torch.dtype) -> "RewardModel":
-        """Backbone in `dtype`; the small linear heads stay float32 (scores are compared with each other)."""
-        self.to(dtype)
-        for m in self.modules():
-            if isinstance(m, LinearHead):
-                m.float()
-        return self
-
-
-@torch.no_grad()
-def score_images(model: RewardModel, images: torch.Tensor, prompt: str, batch_size: int, on_batch=None):
-    """float32 scores of all candidates in candidate order, `batch_size` images per forward pass."""
-    state = model.encode_prompt(prompt)
-    out = []
-    for start in range(0, images.shape[0], batch_size):
-        chunk = images[start:start + batch_size]
-        out.append(model.score(chunk, state).float().cpu())
-        if on_batch is not None:
-            on_batch(chunk.shape[0])
-    return torch.cat(out)
-
-
-class LinearHead(nn.Module):
-    """The MLP of ImageReward and of the LAION aesthetic predictor: five Linear layers at indices 0, 2, 4, 6, 7
-    (1, 3, 5 are dropouts, identities at inference; there is no activation in between)."""
-
-    def __init__(self, dims):
-        super().__init__()
-        layers = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            layers.append(nn.Linear(a, b))
-            if i < 3:
-                layers.append(nn.Identity())
-        self.layers = nn.Sequential(*layers)
-
-    @staticmethod
-    def dims_from(sd: dict, prefix: str = "layers.") -> list[int]:
-        ws = [sd.get(f"{prefix}{i}.weight") for i in (0, 2, 4, 6, 7)]
-        if any(w is None or w.ndim != 2 for w in ws):
-            raise RewardFileError(f"expected five linear layers {prefix}0/2/4/6/7")
-        return [ws[0].shape[1]] + [w.shape[0] for w in ws]
-
-    def forward(self, x):
-        return self.layers(x.to(self.layers[0].weight.dtype)).squeeze(-1)
+# The preprocessing of each model's official scorer (see reward_base.RECIPES).
+RECIPE = {"clip_score": "hf", "pickscore": "hf", "hpsv2": "letterbox", "aesthetic": "torchvision"}
 
 
 def image_features(tower, pixels: torch.Tensor) -> torch.Tensor:
@@ -113,10 +31,12 @@ class ClipReward(RewardModel):
     """CLIP score (100 cos), PickScore (logit_scale.exp() cos, Kirstain et al. 2023) and HPSv2 (cos, Wu et al.
     2023): one dual encoder, three scorings of the cosine between image and prompt embeddings."""
 
-    def __init__(self, clip: CLIPModel, tokenizer, kind: str, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD):
+    def __init__(self, clip: CLIPModel, tokenizer, kind: str, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD,
+                 short: int | None = None):
         super().__init__()
         self.clip, self.tokenizer, self.kind = clip, tokenizer, kind
-        self.image_size, self.mean, self.std = image_size, tuple(mean), tuple(std)
+        self.image_size, self.mean, self.std, self.short = image_size, tuple(mean), tuple(std), short
+        self.recipe = RECIPE[kind]
 
     def encode_prompt(self, prompt: str) -> torch.Tensor:
         p = self._param()
@@ -128,8 +48,8 @@ class ClipReward(RewardModel):
 
     def score(self, images, text):
         p = self._param()
-        pixels = preprocess(images.to(p.device), self.image_size, self.mean, self.std).to(p.dtype)
-        cos = image_features(self.clip, pixels) @ text
+        pixels = preprocess(images.to(p.device), self.image_size, self.mean, self.std, self.recipe, self.short)
+        cos = image_features(self.clip, pixels.to(p.dtype)) @ text
         if self.kind == "pickscore":
             return self.clip.logit_scale.float().exp() * cos
         return 100 * cos if self.kind == "clip_score" else cos
@@ -139,14 +59,16 @@ class AestheticReward(RewardModel):
     """LAION improved aesthetic predictor: LinearHead on the L2-normalised CLIP ViT-L/14 image embedding."""
     kind, text_dependent = "aesthetic", False
 
-    def __init__(self, tower, head: LinearHead, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD):
+    def __init__(self, tower, head: LinearHead, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD,
+                 short: int | None = None):
         super().__init__()
         self.tower, self.head = tower, head
-        self.image_size, self.mean, self.std = image_size, tuple(mean), tuple(std)
+        self.image_size, self.mean, self.std, self.short = image_size, tuple(mean), tuple(std), short
 
     def score(self, images, _prompt):
         p = self._param()
-        pixels = preprocess(images.to(p.device), self.image_size, self.mean, self.std).to(p.dtype)
+        pixels = preprocess(images.to(p.device), self.image_size, self.mean, self.std, RECIPE[self.kind],
+                            self.short).to(p.dtype)
         return self.head(image_features(self.tower, pixels))
 
 
@@ -169,71 +91,79 @@ class DemoAesthetic(RewardModel):
 
 # --- loading -------------------------------------------------------------------------------------------------
 
-def image_settings(folder: str, default_size: int):
-    """Input size, mean and std from a preprocessor_config.json if present, else CLIP's."""
+def image_settings(folder: str, image_size: int) -> tuple[int, int, tuple, tuple]:
+    """(crop size, short-side size, mean, std) from a preprocessor_config.json if present, else CLIP's; the crop
+    must be the size the image tower was built for."""
     path = os.path.join(folder, "preprocessor_config.json")
     if not os.path.isfile(path):
-        return default_size, OPENAI_MEAN, OPENAI_STD
-    with open(path) as f:
-        cfg = json.load(f)
-    crop = cfg.get("crop_size", default_size)
-    size = crop.get("height", default_size) if isinstance(crop, dict) else crop
-    return int(size), cfg.get("image_mean", OPENAI_MEAN), cfg.get("image_std", OPENAI_STD)
+        return image_size, image_size, OPENAI_MEAN, OPENAI_STD
+    cfg = read_json(path)
+    try:
+        crop = cfg.get("crop_size", image_size)
+        crop = crop["height"] if isinstance(crop, dict) else crop
+        short = cfg.get("size", crop)
+        short = short["shortest_edge"] if isinstance(short, dict) else short
+        mean, std = (tuple(float(v) for v in cfg.get(k, d)) for k, d in (("image_mean", OPENAI_MEAN),
+                                                                         ("image_std", OPENAI_STD)))
+        usable = isinstance(crop, int) and isinstance(short, int) and short >= crop > 0 and len(mean) == 3 \
+            and len(std) == 3 and min(std) > 0
+    except (KeyError, TypeError, ValueError):
+        usable = False
+    if not usable:
+        raise RewardFileError(f"{path} does not hold usable CLIP image settings (crop_size, size.shortest_edge, "
+                              "image_mean, image_std): it is damaged or belongs to another model. Download it again, "
+                              "or delete it to use CLIP's.")
+    if crop != image_size:
+        raise RewardFileError(f"{path} crops images to {crop} px but the image tower in {folder} takes {image_size} "
+                              "px: it belongs to another model. Download it again, or delete it to use CLIP's.")
+    return crop, short, mean, std
 
 
-def read_hf_clip(folder: str, prefixes=None) -> tuple[CLIPConfig, dict]:
-    """config.json and the tensors of model.safetensors (only keys starting with `prefixes`, if given)."""
+def read_hf_clip(folder: str, found: dict, prefixes=None) -> tuple[CLIPConfig, dict, str]:
+    """config.json, the tensors of model.safetensors / pytorch_model.bin (only keys starting with `prefixes`, if
+    given) and the weights' path."""
     path = os.path.join(folder, "config.json")
-    try:
-        with open(path) as f:
-            model_type = json.load(f).get("model_type")
-    except (OSError, ValueError) as e:
-        raise RewardFileError(f"{path} is not a readable JSON config ({e}).") from None
+    model_type = read_json(path).get("model_type")
     if model_type != "clip":
-        raise RewardFileError(f"{path} describes a '{model_type}' model, not a Hugging Face CLIP ('clip').")
-    config = CLIPConfig.from_pretrained(folder, local_files_only=True)
-    weights = os.path.join(folder, "model.safetensors")
-    try:
-        with safe_open(weights, "pt") as f:
-            sd = {k: f.get_tensor(k) for k in f.keys()
-                  if not k.endswith("position_ids") and (prefixes is None or k.startswith(prefixes))}
-    except Exception as e:  # safetensors raises its own error types
-        raise RewardFileError(f"{weights} is not a readable safetensors file ({e}).") from None
-    return config, sd
+        raise RewardFileError(f"{path} describes a '{model_type}' model, not a Hugging Face CLIP ('clip'): it belongs "
+                              "to another model. Use the config.json of the CLIP these weights come from.")
+    config = build(lambda: CLIPConfig.from_pretrained(folder, local_files_only=True), path, "a CLIP configuration")
+    weights = first(found, *HF_CLIP_WEIGHTS)
+    sd = {k: v for k, v in read_state_dict(weights, prefixes).items() if not k.endswith("position_ids")}
+    return config, sd, weights
 
 
 def load_hf_clip(folder: str, kind: str, dtype: torch.dtype) -> RewardModel:
-    """CLIP score / PickScore from a Hugging Face CLIP folder, or the aesthetic predictor (its .pth next to CLIP-L).
-    Weights load strictly: a folder with a missing tower is refused, never filled with random weights."""
+    """CLIP score / PickScore from a Hugging Face CLIP folder, or the aesthetic predictor (its head next to
+    CLIP-L). Weights load strictly: a folder with a missing tower is refused, never filled with random weights."""
     found = resolve(folder, kind)
-    weights = os.path.join(folder, "model.safetensors")
+    config_path = os.path.join(folder, "config.json")
     if kind != "aesthetic":
-        config, sd = read_hf_clip(folder)
-        with torch.device("meta"):
-            clip = CLIPModel(config)
+        config, sd, weights = read_hf_clip(folder, found)
+        clip = build(lambda: CLIPModel(config), config_path, "a CLIP model")
         load_strict(clip, sd, "a Hugging Face CLIPModel", weights)
-        tokenizer = CLIPTokenizerFast.from_pretrained(folder, local_files_only=True)
-        size, mean, std = image_settings(folder, config.vision_config.image_size)
-        return ClipReward(clip.eval(), tokenizer, kind, size, mean, std).cast(dtype)
-    head_path = next(found[p] for p in found if p not in ("config.json", "model.safetensors"))
+        tokenizer = load_tokenizer(CLIPTokenizerFast, folder, kind, config.text_config.vocab_size)
+        size, short, mean, std = image_settings(folder, config.vision_config.image_size)
+        return ClipReward(clip.eval(), tokenizer, kind, size, mean, std, short).cast(dtype)
+    head_path = first(found, *AESTHETIC_HEADS)
     sd = read_state_dict(head_path)
-    try:
-        head = LinearHead(LinearHead.dims_from(sd))
-    except RewardFileError as e:
-        raise RewardFileError(f"{head_path} is not a LAION aesthetic predictor head: {e}.") from None
+    dims = LinearHead.dims_from(sd)
+    if dims is None:
+        raise RewardFileError(f"{head_path} is not a LAION aesthetic predictor head: it lacks the five linear layers "
+                              "layers.0/2/4/6/7. Use sac+logos+ava1-l14-linearMSE.pth or a conversion of it.")
+    head = LinearHead(dims)
     load_strict(head, sd, "a LAION aesthetic predictor head", head_path)
-    config, sd = read_hf_clip(folder, ("vision_model.", "visual_projection."))
+    config, sd, weights = read_hf_clip(folder, found, ("vision_model.", "visual_projection."))
     if config.projection_dim != head.layers[0].in_features:
         raise RewardFileError(
             f"{head_path} expects {head.layers[0].in_features}-d CLIP embeddings but the CLIP in {folder} makes "
             f"{config.projection_dim}-d ones: the predictor needs openai/clip-vit-large-patch14.")
     vision_config = config.vision_config
     vision_config.projection_dim = config.projection_dim
-    with torch.device("meta"):
-        tower = CLIPVisionModelWithProjection(vision_config)
+    tower = build(lambda: CLIPVisionModelWithProjection(vision_config), config_path, "a CLIP image tower")
     load_strict(tower, sd, "a Hugging Face CLIP image tower", weights)
-    size, mean, std = image_settings(folder, vision_config.image_size)
-    return AestheticReward(tower.eval(), head, size, mean, std).cast(dtype)
+    size, short, mean, std = image_settings(folder, vision_config.image_size)
+    return AestheticReward(tower.eval(), head, size, mean, std, short).cast(dtype)
 
 
 # OpenCLIP head widths that are not 64: ViT-H/14, ViT-g/14 and ViT-bigG/14 image towers.
@@ -315,13 +245,13 @@ def load_hpsv2(folder: str, dtype: torch.dtype) -> ClipReward:
     found = resolve(folder, "hpsv2")
     path = first(found, "HPS_v2.1_compressed.pt", "HPS_v2_compressed.pt", "HPS_v2*.safetensors")
     sd = read_state_dict(path)
-    tokenizer = CLIPTokenizerFast.from_pretrained(folder, local_files_only=True)
+    vocab = sd.get("token_embedding.weight")
+    tokenizer = load_tokenizer(CLIPTokenizerFast, folder, "hpsv2", None if vocab is None else vocab.shape[0])
     try:
         config = openclip_config(sd, tokenizer.eos_token_id)
     except RewardFileError as e:
         raise RewardFileError(f"{path} is not an HPSv2 checkpoint: {e}.") from None
-    with torch.device("meta"):
-        clip = CLIPModel(config)
+    clip = build(lambda: CLIPModel(config), path, "an OpenCLIP model")
     load_strict(clip, openclip_to_hf(sd), "an HPSv2 (OpenCLIP ViT-H/14) checkpoint", path)
     return ClipReward(clip.eval(), tokenizer, "hpsv2", config.vision_config.image_size).cast(dtype)
 
@@ -329,7 +259,6 @@ def load_hpsv2(folder: str, dtype: torch.dtype) -> ClipReward:
 def load_reward_model(folder: str, kind: str, dtype: torch.dtype = torch.float32) -> RewardModel:
     """The reward model of `kind` from the files in `folder` (see reward_files.NEEDS), on the CPU in `dtype`."""
     if kind == "imagereward":
-        from .imagereward import load_imagereward
         return load_imagereward(folder, dtype)
     if kind == "hpsv2":
         return load_hpsv2(folder, dtype)

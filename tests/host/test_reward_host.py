@@ -1,6 +1,7 @@
 """Load Reward Model and Rank by Reward inside the real ComfyUI host (folder_paths, ModelPatcher, temp previews)."""
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -105,6 +106,34 @@ def test_loader_errors_name_the_files_and_the_folder(reward, models_root):
         reward.RewardModelLoader.execute("empty_folder", "imagereward", "auto")
     with pytest.raises(reward.host.NodeInputError, match=r"no folder 'gone'"):
         reward.RewardModelLoader.execute("gone", "auto", "auto")
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+@pytest.mark.parametrize("kind,folder,name,damage", [
+    ("hpsv2", "HPSv2.1", "vocab.json", b'{"a": 0, "b'),
+    ("hpsv2", "HPSv2.1", "merges.txt", b"\xff\xfe\x00\x81\n"),
+    ("clip_score", "clip-vit-large-patch14", "config.json", b'{"model_type": "clip", '),
+    ("pickscore", "PickScore_v1", "model.safetensors", b"\x10" + bytes(7) + b"not a header"),
+    ("aesthetic", "laion-aesthetic", "sac+logos+ava1-l14-linearMSE.pth", b"PK\x03\x04 cut short"),
+    ("imagereward", "ImageReward", "ImageReward.pt", "pickled code"),
+])
+def test_loader_names_folder_and_file_of_a_damaged_file(reward, models_root, kind, folder, name, damage):
+    copy = os.path.join(models_root, f"damaged-{kind}-{os.path.splitext(name)[1][1:]}")
+    shutil.copytree(os.path.join(models_root, folder), copy)
+    if damage == "pickled code":
+        torch.save({"state_dict": Payload()}, os.path.join(copy, name))
+    else:
+        with open(os.path.join(copy, name), "wb") as f:
+            f.write(damage)
+    with pytest.raises(reward.host.NodeInputError) as e:
+        reward.RewardModelLoader.execute(os.path.basename(copy), kind, "fp32")
+    msg = str(e.value)
+    assert msg.startswith("[Load Reward Model] ") and copy in msg and name in msg
+    assert ("unpickles" in msg) == (damage == "pickled code")
 
 
 def test_rank_outputs_best_first_with_latents(reward, imagereward):

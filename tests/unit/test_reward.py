@@ -2,13 +2,17 @@
 import json
 import os
 import pickle
+import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from transformers import CLIPModel
 
 import reward_fakes as rf
 from tfv_core import imagereward as ir
+from tfv_core import reward_base as base
 from tfv_core import reward_files as files
 from tfv_core import reward_models as rm
 
@@ -63,20 +67,165 @@ def test_ranking_follows_scores(models, images, kind):
     assert order[0] == int(scores.argmax())
 
 
-def test_preprocess_matches_clips_pil_transform():
-    """Resize(224, BICUBIC) + CenterCrop(224) + Normalize, as the reference models were trained, to about 1/255."""
-    import numpy as np
-    from PIL import Image
-    g = torch.Generator().manual_seed(2)
-    rgb = torch.nn.functional.interpolate(torch.rand(1, 3, 30, 19, generator=g), size=(451, 301), mode="bilinear")
-    rgb = (rgb * 255).round() / 255                                   # what a decoded uint8 image holds
-    pil = Image.fromarray((rgb[0].permute(1, 2, 0) * 255).round().byte().numpy()).resize((224, 335), Image.BICUBIC)
-    top = round((335 - 224) / 2)
-    ref = torch.from_numpy(np.asarray(pil)).permute(2, 0, 1).float()[:, top:top + 224] / 255
-    ref = (ref - torch.tensor(rm.OPENAI_MEAN)[:, None, None]) / torch.tensor(rm.OPENAI_STD)[:, None, None]
-    ours = rm.preprocess(rgb.permute(0, 2, 3, 1), 224)[0]
+# --- preprocessing, written again from the official recipes with PIL and numpy only ---------------------------------
+
+CLIP_MEAN, CLIP_STD = np.array([0.48145466, 0.4578275, 0.40821073]), np.array([0.26862954, 0.26130258, 0.27577711])
+
+
+def _pil(img: torch.Tensor) -> Image.Image:
+    return Image.fromarray((img.numpy() * 255).round().astype(np.uint8))
+
+
+def _normalised(arr: np.ndarray, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
+    return torch.from_numpy(((arr - np.asarray(mean)) / np.asarray(std)).transpose(2, 0, 1).astype(np.float32))
+
+
+def reference_crop(img: torch.Tensor, size: int, floor: bool, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
+    """[H, W, 3] -> [3, size, size]. PIL BICUBIC of the short side to `size` (long side int(size * long / short)),
+    then the centre crop at int(round(d / 2.0)) (torchvision's CenterCrop: OpenAI CLIP, ImageReward, the aesthetic
+    predictor) or at d // 2 (transformers' CLIPImageProcessor: PickScore, CLIP score), then Normalize."""
+    h, w = img.shape[:2]
+    nh, nw = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    arr = np.asarray(_pil(img).resize((nw, nh), Image.BICUBIC), dtype=np.float64) / 255
+    dy, dx = nh - size, nw - size
+    top, left = (dy // 2, dx // 2) if floor else (int(round(dy / 2.0)), int(round(dx / 2.0)))
+    return _normalised(arr[top:top + size, left:left + size], mean, std)
+
+
+def reference_letterbox(img: torch.Tensor, size: int) -> torch.Tensor:
+    """HPSv2's preprocess_val: ResizeMaxSize(size, fill=0) (each side times size / long side, Python's round;
+    padding left/top = half the gap rounded down, the rest right/bottom), then Normalize."""
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    canvas = np.zeros((size, size, 3))
+    top, left = (size - nh) // 2, (size - nw) // 2
+    canvas[top:top + nh, left:left + nw] = np.asarray(_pil(img).resize((nw, nh), Image.BICUBIC), np.float64) / 255
+    return _normalised(canvas)
+
+
+def reference(img, size, recipe, mean=CLIP_MEAN, std=CLIP_STD):
+    if recipe == "letterbox":
+        return reference_letterbox(img, size)
+    return reference_crop(img, size, recipe == "hf", mean, std)
+
+
+def frame(h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """A decoded frame [H, W, 3] (uint8 levels): detail at two-pixel scale, values 0.3..0.7 so that no resampling
+    overshoots 0..1 (where PIL would clip and a float tensor would not)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 3, h // 2 + 1, w // 2 + 1, generator=g) * 0.4 + 0.3
+    x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    return ((x * 255).round() / 255)[0].permute(1, 2, 0).contiguous()
+
+
+# (H, W): video frames, and overhangs after the resize of 115 (centre offsets 57 floored, 58 rounded), 113 (both 56)
+# and the letterbox's .5 cases (225 -> 112.5 -> 112, 227 -> 113.5 -> 114).
+FRAME_SIZES = [(512, 768), (768, 512), (480, 832), (448, 678), (678, 448), (448, 674), (225, 448), (448, 227)]
+
+
+@pytest.mark.parametrize("recipe", ["torchvision", "hf", "letterbox"])
+@pytest.mark.parametrize("hw", FRAME_SIZES)
+def test_preprocess_matches_the_official_recipes(hw, recipe):
+    img = frame(*hw, seed=hw[0] + hw[1])
+    ours = base.preprocess(img[None], 224, recipe=recipe)[0]
     assert ours.shape == (3, 224, 224)
-    assert (ours - ref).abs().max() * min(rm.OPENAI_STD) < 2.5 / 255
+    assert (ours - reference(img, 224, recipe)).abs().max() * CLIP_STD.min() < 2.5 / 255
+
+
+def test_the_recipes_differ_where_the_official_code_differs():
+    """The checks above can fail: a one-pixel crop shift or a crop instead of the letterbox is far outside 2.5/255."""
+    img = frame(448, 678, seed=5)
+    floor, rounded = reference_crop(img, 224, True), reference_crop(img, 224, False)
+    assert (floor - rounded).abs().max() * CLIP_STD.min() > 20 / 255
+    assert (base.preprocess(img[None], 224, recipe="hf")[0] - rounded).abs().max() * CLIP_STD.min() > 20 / 255
+    assert (base.preprocess(img[None], 224, recipe="letterbox")[0] - floor).abs().max() * CLIP_STD.min() > 0.2
+
+
+@pytest.mark.parametrize("hw", [(224, 339), (339, 224), (224, 337)])
+def test_crop_offsets_are_exact_without_resampling(hw):
+    """Short side already 224: no resampling, so the crop must match to float precision (offsets 57 / 58 / 56)."""
+    img = (torch.rand(*hw, 3, generator=torch.Generator().manual_seed(1)) * 255).round() / 255
+    for recipe in ("torchvision", "hf"):
+        torch.testing.assert_close(base.preprocess(img[None], 224, recipe=recipe)[0], reference(img, 224, recipe),
+                                   rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("hw", [(150, 224), (224, 150), (224, 224)])
+def test_letterbox_pads_an_image_whose_long_side_already_fits(hw):
+    img = (torch.rand(*hw, 3, generator=torch.Generator().manual_seed(2)) * 255).round() / 255
+    torch.testing.assert_close(base.preprocess(img[None], 224, recipe="letterbox")[0], reference_letterbox(img, 224),
+                               rtol=0, atol=1e-5)
+
+
+# 32-px towers: the short side 48 -> 32 leaves an overhang of 23 (offset 11 floored, 12 rounded); 40 x 56 -> 45.
+ODD_FRAMES = [(48, 83), (83, 48), (40, 56), (48, 64)]
+OFFICIAL = {"imagereward": "torchvision", "aesthetic": "torchvision", "pickscore": "hf", "clip_score": "hf",
+            "hpsv2": "letterbox"}
+
+
+def reference_scores(kind, folder, model, frames, prompt, recipe):
+    """Scores from pixels made by the reference preprocessing above and the original architectures' forwards."""
+    mean, std = ((0.5,) * 3, (0.25,) * 3) if kind == "pickscore" else (CLIP_MEAN, CLIP_STD)   # preprocessor_config
+    pixels = torch.stack([reference(f, 32, recipe, mean, std) for f in frames])
+    if kind == "imagereward":
+        ids, mask = model.encode_prompt(prompt)
+        n = len(frames)
+        return rf.imagereward_reference(rf.imagereward_state_dict(), rf.MED, pixels, ids.expand(n, -1),
+                                        mask.expand(n, -1), vit_heads=2)
+    if kind == "hpsv2":
+        tok = model.tokenizer([prompt], padding="max_length", truncation=True, max_length=16, return_tensors="pt")
+        img, txt = rf.openclip_reference(rf.openclip_state_dict(), pixels, tok["input_ids"], v_heads=2, t_heads=1)
+        return img @ txt[0]
+    clip = CLIPModel.from_pretrained(folder).eval()
+    with torch.no_grad():
+        pooled = clip.vision_model(pixel_values=pixels).pooler_output
+        img = torch.nn.functional.normalize(clip.visual_projection(pooled))
+        if kind == "aesthetic":
+            r = img
+            for j in (0, 2, 4, 6, 7):
+                sd = rf.aesthetic_head_state_dict()
+                r = torch.nn.functional.linear(r, sd[f"layers.{j}.weight"], sd[f"layers.{j}.bias"])
+            return r[:, 0]
+        tok = model.tokenizer([prompt], padding="max_length", truncation=True, max_length=16, return_tensors="pt")
+        txt = clip.text_projection(clip.text_model(**tok).pooler_output)
+        cos = img @ torch.nn.functional.normalize(txt)[0]
+        return clip.logit_scale.exp() * cos if kind == "pickscore" else 100 * cos
+
+
+@pytest.mark.parametrize("kind", TEXT_KINDS + ["aesthetic"])
+def test_each_model_scores_non_square_frames_as_its_official_code(folders, models, kind):
+    """Each model's scores are close to those from its official preprocessing (PIL resampling against ours: about
+    1/255 per pixel) and at least 5 x farther from those of every other recipe."""
+    frames = [frame(h, w, seed=i) for i, (h, w) in enumerate(ODD_FRAMES)]
+    prompt = "a red cat on mars"
+    ours = torch.cat([rm.score_images(models[kind], f[None], prompt, 1) for f in frames])
+    official = reference_scores(kind, folders[kind], models[kind], frames, prompt, OFFICIAL[kind])
+    error = (ours - official).abs().max()
+    assert error <= 0.06 * (official.max() - official.min())
+    for recipe in set(base.RECIPES) - {OFFICIAL[kind]}:
+        other = reference_scores(kind, folders[kind], models[kind], frames, prompt, recipe)
+        assert (other - official).abs().max() > 5 * error, recipe
+
+
+def test_hpsv2_ranks_non_square_frames_by_the_letterbox(models):
+    """Four 48 x 80 frames with the same centre and different sides: a centre crop cannot tell them apart (equal
+    scores), the official letterbox sees the sides. Our ranking is the letterbox's."""
+    model, sd = models["hpsv2"], rf.openclip_state_dict()
+    frames = torch.stack([frame(48, 80, seed=10 + i) for i in range(4)])
+    frames[:, :, 12:68] = frames[0, :, 12:68]
+    prompt = "a red cat on mars"
+    tok = model.tokenizer([prompt], padding="max_length", truncation=True, max_length=16, return_tensors="pt")
+
+    def official(prep):
+        img, txt = rf.openclip_reference(sd, torch.stack([prep(f) for f in frames]), tok["input_ids"], 2, 1)
+        return img @ txt[0]
+    cropped = official(lambda f: reference_crop(f, 32, floor=False))
+    letterboxed = official(lambda f: reference_letterbox(f, 32))
+    assert (cropped - cropped[0]).abs().max() < 1e-6                   # the crop sees one image four times
+    ours = rm.score_images(model, frames, prompt, 4)
+    assert rm.ranking(ours) == rm.ranking(letterboxed) != [0, 1, 2, 3]
+    assert (ours - letterboxed).abs().max() < 0.1 * (letterboxed.max() - letterboxed.min())
 
 
 def test_ranking_breaks_ties_by_candidate_order():
@@ -130,7 +279,7 @@ def test_imagereward_equals_the_original_architecture(models, images):
     sd, model = rf.imagereward_state_dict(), models["imagereward"]
     ids, mask = model.encode_prompt("a photo of a red cat")
     assert ids[0, 0].item() == rf.BERT_WORDS.index("[CLS]") and ids.shape == (1, ir.MAX_TOKENS)
-    pixels = rm.preprocess(images, 32)
+    pixels = base.preprocess(images, 32, recipe="torchvision")
     expected = rf.imagereward_reference(sd, rf.MED, pixels, ids.expand(6, -1), mask.expand(6, -1), vit_heads=2)
     torch.testing.assert_close(model.score(images, (ids, mask)), expected, rtol=1e-4, atol=1e-4)
 
@@ -149,7 +298,8 @@ def test_hpsv2_maps_every_real_key(folders):
 def test_hpsv2_equals_the_original_openclip_architecture(models, images):
     sd, model = rf.openclip_state_dict(), models["hpsv2"]
     tok = model.tokenizer(["a cat on mars"], padding="max_length", truncation=True, max_length=16, return_tensors="pt")
-    img, txt = rf.openclip_reference(sd, rm.preprocess(images, 32), tok["input_ids"], v_heads=2, t_heads=1)
+    img, txt = rf.openclip_reference(sd, base.preprocess(images, 32, recipe="letterbox"), tok["input_ids"], v_heads=2,
+                                     t_heads=1)
     torch.testing.assert_close(model.score(images, model.encode_prompt("a cat on mars")), img @ txt[0],
                                rtol=1e-4, atol=1e-5)
 
@@ -192,6 +342,31 @@ def test_aesthetic_head_keys(folders):
     model = rm.load_reward_model(folders["aesthetic"], "aesthetic")
     assert set(model.head.state_dict()) == set(sd)
     assert model.head.layers[0].weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["sac+logos+ava1-l14-linearMSE.safetensors", "ava+logos-l14-linearMSE.pth",
+                                  "aesthetic_predictor.safetensors"])
+def test_aesthetic_head_under_its_re_release_names(folders, models, images, tmp_path, name):
+    from safetensors.torch import save_file
+    folder = _copy_without(folders["aesthetic"], str(tmp_path / "aes"), ("sac+logos+ava1-l14-linearMSE.pth",))
+    path = os.path.join(folder, name)
+    if name.endswith(".safetensors"):
+        save_file(rf.aesthetic_head_state_dict(), path)
+    else:
+        torch.save(rf.aesthetic_head_state_dict(), path)
+    assert files.detect_kind(folder) == "aesthetic"
+    torch.testing.assert_close(rm.score_images(rm.load_reward_model(folder, "aesthetic"), images, "", 6),
+                               rm.score_images(models["aesthetic"], images, "", 6))
+
+
+def test_hf_clip_weights_as_pytorch_model_bin(folders, models, images, tmp_path):
+    from safetensors.torch import load_file
+    folder = _copy_without(folders["pickscore"], str(tmp_path / "PickScore_v1"), ("model.safetensors",))
+    torch.save(load_file(os.path.join(folders["pickscore"], "model.safetensors")),
+               os.path.join(folder, "pytorch_model.bin"))
+    assert files.detect_kind(folder) == "pickscore"
+    torch.testing.assert_close(rm.score_images(rm.load_reward_model(folder, "pickscore"), images, "a cat", 6),
+                               rm.score_images(models["pickscore"], images, "a cat", 6))
 
 
 # --- wrong and missing files ---------------------------------------------------------------------------------------
@@ -279,17 +454,93 @@ class Payload:
         return (print, ("this must never run",))
 
 
-def test_pickled_code_and_non_weight_files_are_refused(tmp_path):
-    bad = tmp_path / "ImageReward.pt"
-    torch.save({"state_dict": Payload()}, bad)
-    with pytest.raises(files.RewardFileError, match="never unpickles code"):
-        files.read_state_dict(str(bad))
-    bad.write_text("not weights")
-    with pytest.raises(files.RewardFileError, match="is not a plain weight file"):
-        files.read_state_dict(str(bad))
-    bad.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(files.RewardFileError):
-        files.read_state_dict(str(bad))
+def _truncated(path, keep=0.5):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:int(len(data) * keep)])
+
+
+def _write(path, data):
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+
+
+def _legacy_pickle(path):
+    torch.save(rf.aesthetic_head_state_dict(), path, _use_new_zipfile_serialization=False)
+    _truncated(path, 0.6)
+
+
+def _bin_weights(folder):
+    from safetensors.torch import load_file
+    st = os.path.join(folder, "model.safetensors")
+    torch.save(load_file(st), os.path.join(folder, "pytorch_model.bin"))
+    os.remove(st)
+    _truncated(os.path.join(folder, "pytorch_model.bin"))
+
+
+def _config_value(name, **changes):
+    def damage(path):
+        with open(path) as f:
+            cfg = json.load(f)
+        for k, v in changes.items():
+            section, _, key = k.rpartition("__")
+            (cfg[section] if section else cfg)[key] = v
+        _write(path, json.dumps(cfg))
+    return damage
+
+
+def _tokenizer_json(folder):
+    _write(os.path.join(folder, "tokenizer.json"), '{"version": "1.0", "model": {"type": "BPE", "voc')
+
+
+# (kind, the damaged file, the damage: bytes written over it, or a function of its path / of the folder)
+DAMAGED = {
+    "vocab.json truncated": ("hpsv2", "vocab.json", b'{"a": 0, "b'),
+    "vocab.json not ids": ("hpsv2", "vocab.json", b'{"a": "zero"}'),
+    "merges.txt bad line": ("pickscore", "merges.txt", "#version: 0.2\nc a\nca t </w>\n"),
+    "merges.txt binary": ("hpsv2", "merges.txt", b"\xff\xfe\x00\x81\n"),
+    "tokenizer.json truncated": ("hpsv2", "tokenizer.json", _tokenizer_json),
+    "vocab.txt binary": ("imagereward", "vocab.txt", b"\xff\xfe\x00\x81\n"),
+    "vocab.txt empty": ("imagereward", "vocab.txt", b""),
+    "config.json truncated": ("pickscore", "config.json", _truncated),
+    "config.json bad value": ("clip_score", "config.json", _config_value("cfg", vision_config__num_attention_heads=5)),
+    "med_config.json truncated": ("imagereward", "med_config.json", _truncated),
+    "med_config.json bad value": ("imagereward", "med_config.json", _config_value("med", num_attention_heads=5)),
+    "preprocessor_config.json truncated": ("pickscore", "preprocessor_config.json", _truncated),
+    "preprocessor_config.json bad value": ("pickscore", "preprocessor_config.json",
+                                           _config_value("pre", crop_size="large")),
+    "model.safetensors truncated": ("clip_score", "model.safetensors", _truncated),
+    "model.safetensors no header": ("aesthetic", "model.safetensors", b"\x10" + bytes(7) + b"not a json table"),
+    "pytorch_model.bin truncated": ("clip_score", "pytorch_model.bin", _bin_weights),
+    "ImageReward.pt truncated": ("imagereward", "ImageReward.pt", _truncated),
+    "HPS .pt text": ("hpsv2", "HPS_v2.1_compressed.pt", "not weights at all\n"),
+    "aesthetic .pth empty": ("aesthetic", "sac+logos+ava1-l14-linearMSE.pth", b""),
+    "aesthetic .pth legacy truncated": ("aesthetic", "sac+logos+ava1-l14-linearMSE.pth", _legacy_pickle),
+    "ImageReward.pt not tensors": ("imagereward", "ImageReward.pt", pickle.dumps({"a": 1})),
+    "ImageReward.pt pickled code": ("imagereward", "ImageReward.pt",
+                                    lambda p: torch.save({"state_dict": Payload()}, p)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("case", list(DAMAGED))
+def test_damaged_files_are_named_with_their_folder(folders, tmp_path, case):
+    kind, name, damage = DAMAGED[case]
+    folder = _copy_without(folders[kind], str(tmp_path / "models" / kind), (name,))
+    path = os.path.join(folder, name)
+    if os.path.exists(os.path.join(folders[kind], name)):
+        shutil.copy(os.path.join(folders[kind], name), path)     # a private copy to damage (the rest are links)
+    if callable(damage):
+        damage(folder) if damage in (_bin_weights, _tokenizer_json) else damage(path)
+    else:
+        _write(path, damage)
+    with pytest.raises(files.RewardFileError) as e:
+        rm.load_reward_model(folder, kind)
+    msg = str(e.value)
+    assert folder in msg and name in msg
+    assert ("pickled" in msg or "unpickles" in msg) == (case == "ImageReward.pt pickled code")
+    assert msg.endswith(".") and msg.count("(") == msg.count(")") and len(msg) < 700
 
 
 def test_loading_never_touches_the_network(folders, monkeypatch):
