@@ -8,6 +8,7 @@ from torchvision.models.optical_flow import raft_large, raft_small
 from .reward_files import RewardFileError, load_strict, read_state_dict
 
 ITERATIONS = 20              # VBench runs RAFT with 20 refinement iterations
+MIN_SIZE = 128               # torchvision's correlation pyramid needs frames of at least 128 px
 SOURCES = ("raft_large_C_T_SKHT_V2-ff5fadd5.pth (or any raft_large_*.pth / raft_small_*.pth) from torchvision's "
            "model zoo (torchvision.models.optical_flow), or a .safetensors file with the same keys")
 
@@ -39,11 +40,11 @@ def load_raft(path: str) -> torch.nn.Module:
 
 @torch.no_grad()
 def raft_flow(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, iterations: int = ITERATIONS) -> torch.Tensor:
-    """Flow [N, 2, H, W] in pixels from frames a to b ([N, H, W, C] in 0..1): inputs scaled to -1..1 and padded to
-    multiples of 8 (replicated edges), as RAFT needs, then cropped back."""
+    """Flow [N, 2, H, W] in pixels from frames a to b ([N, H, W, C] in 0..1): inputs scaled to -1..1 and padded
+    (replicated edges) to multiples of 8 and at least MIN_SIZE, as torchvision's RAFT needs, then cropped back."""
     p = next(model.parameters())
     h, w = a.shape[1:3]
-    pad = (0, -w % 8, 0, -h % 8)
+    pad = (0, max(MIN_SIZE, w + -w % 8) - w, 0, max(MIN_SIZE, h + -h % 8) - h)
 
     def prep(x):
         x = x[..., :3].movedim(-1, 1).to(p.device, p.dtype) * 2 - 1
