@@ -29,18 +29,11 @@ MetricsType = io.Custom("TFV_VIDEO_METRICS")
 
 folder_paths.add_model_folder_path(FLOW_FOLDER, os.path.join(folder_paths.models_dir, FLOW_FOLDER), is_default=True)
 
-# metric key -> (table title, what VBench calls it / how to read it)
-ROWS = {
-    "subject_consistency": ("subject consistency", "VBench; higher = steadier subject"),
-    "background_consistency": ("background consistency", "VBench; higher = steadier background"),
-    "temporal_flickering": ("temporal flickering", "VBench; higher = less flicker"),
-    "motion_smoothness": ("motion smoothness", "VBench; higher = smoother"),
-    "dynamic_degree": ("dynamic degree", "VBench; 1 = the video moves"),
-    "moving_pairs": ("moving frame pairs", "fraction of pairs above VBench's flow threshold"),
-    "flow_top5": ("top-5% flow (px)", "mean over pairs"),
-    "aesthetic_quality": ("aesthetic quality", "VBench; predictor score / 10"),
-    "text_score": ("text-video score", "mean per-frame score against the prompt"),
-}
+# metric key -> table title (the help page says how to read each)
+ROWS = {"subject_consistency": "subject consistency", "background_consistency": "background consistency",
+        "temporal_flickering": "temporal flickering", "motion_smoothness": "motion smoothness",
+        "dynamic_degree": "dynamic degree", "moving_pairs": "moving frame pairs", "flow_top5": "top-5% flow (px)",
+        "aesthetic_quality": "aesthetic quality", "text_score": "text-video score"}
 
 
 class MetricsResult:
@@ -182,7 +175,7 @@ def table(videos: list[dict], differences: bool = False) -> str:
     if differences:
         head += [f"Δ {v['label']} − {videos[0]['label']}" for v in videos[1:]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, (title, _) in ROWS.items():
+    for key, title in ROWS.items():
         vals = [v["metrics"].get(key) for v in videos]
         if all(x is None for x in vals):
             continue
@@ -195,7 +188,7 @@ def table(videos: list[dict], differences: bool = False) -> str:
 
 def backbone_notes(videos: list[dict]) -> str:
     lines = []
-    for key, (title, _) in ROWS.items():
+    for key, title in ROWS.items():
         names = {v["backbones"].get(key) for v in videos if key in v["backbones"]} - {None}
         if names:
             warn = " (differs between videos: not comparable)" if len(names) > 1 else ""
@@ -233,7 +226,7 @@ def plot(videos: list[dict], panel=(360, 200), columns: int = 2) -> torch.Tensor
         lo, hi = min(flat), max(flat)
         if hi - lo < 1e-6:
             lo, hi = lo - 0.5e-3, hi + 0.5e-3
-        d.text((x0 + 50, y0 + 4), ROWS[key][0] + " per frame", fill="black", font=font)
+        d.text((x0 + 50, y0 + 4), ROWS[key] + " per frame", fill="black", font=font)
         d.rectangle(box, outline=(160, 160, 160))
         d.text((x0 + 2, box[1] - 4), f"{hi:.3f}", fill=(90, 90, 90), font=font)
         d.text((x0 + 2, box[3] - 8), f"{lo:.3f}", fill=(90, 90, 90), font=font)
