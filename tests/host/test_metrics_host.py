@@ -79,9 +79,14 @@ def test_nodes_are_registered(pack):
     assert {"TFV_VideoMetrics", "TFV_CompareVideos"} <= ids
 
 
-def test_outputs_summary_plot_and_json_in_the_output_folder(mx):
-    out = run(mx, video(8), label="drift")
+def test_outputs_summary_plot_and_json_in_the_output_folder(mx, vm):
+    frames = video(8)
+    out = run(mx, frames, label="drift")
     res, text, plot = out.result
+    m = res.videos[0]["metrics"]
+    assert m["temporal_flickering"] == vm.temporal_flickering(frames)
+    assert m["motion_smoothness"] == vm.motion_smoothness(frames)
+    assert m["subject_consistency"] == pytest.approx(vm.consistency(vm.pixel_features(frames)), abs=1e-6)
     assert len(res.videos) == 1 and res.videos[0]["label"] == "drift" and res.videos[0]["frames"] == 8
     assert "| temporal flickering |" in text and mx.PIXELS in text and mx.HORN_SCHUNCK in text
     assert plot.ndim == 4 and plot.shape[0] == 1 and plot.shape[-1] == 3 and 0 <= plot.min() and plot.max() <= 1
