@@ -169,6 +169,142 @@ WORKFLOWS = {"demo_ksampler": demo_ksampler, "i4vgen_animatediff": i4vgen_animat
              "freeinit_wan21": freeinit_wan21}
 
 
+# --- Video Metrics comparisons: each method on the demo model, with and without, same seed -------------------------
+
+def add_comparison(g, name, off, on, labels, x, y=50):
+    """Two Video Metrics nodes (demo aesthetic reward) on the IMAGE outputs `off` and `on`, a Compare Videos node,
+    and animated WebPs of both videos. Returns the Compare Videos node."""
+    reward = g.add("TFV_RewardModelLoader", title="Aesthetic model (demo; LAION predictor for real videos)",
+                   pos=(x, y))
+    nodes = []
+    for row, (src, label, tag) in enumerate([(off, labels[0], "off"), (on, labels[1], "on")]):
+        m = g.add("TFV_VideoMetrics", title=f"Video Metrics: {label}", pos=(x + 370, y + 330 * row), size=(340, 300),
+                  label=label, filename_prefix=f"metrics/{name}_{tag}")
+        save = g.add("SaveAnimatedWEBP", pos=(x, y + 200 + 330 * row), filename_prefix=f"{name}_{tag}", fps=8.0)
+        wire(g, (src, 0, m, "images"), (reward, 0, m, "aesthetic_model"), (src, 0, save, "images"))
+        nodes.append(m)
+    cmp = g.add("TFV_CompareVideos", pos=(x + 740, y), size=(640, 560))
+    wire(g, (nodes[0], 0, cmp, "metrics_1"), (nodes[1], 0, cmp, "metrics_2"))
+    g.group(f"VBench metrics: {labels[0]} vs {labels[1]}", [reward, *nodes, cmp])
+    return cmp
+
+
+def demo_metrics_freeinit(g):
+    """FreeInit on the demo model: the same seed with and without FreeInit, measured and compared."""
+    m = g.add("TFV_DemoModelLoader", pos=(50, 50))
+    pos = g.add("TFV_DemoTextEncode", pos=(50, 330), text="sunset clouds")
+    neg = g.add("TFV_DemoTextEncode", pos=(50, 560), text="")
+    lat = g.add("EmptyLatentImage", pos=(50, 790), width=128, height=128, batch_size=16)
+    fi = g.add("TFV_FreeInit", pos=(420, 520), iterations=3)
+    decoded = []
+    for row, (title, model) in enumerate([("without FreeInit", m), ("with FreeInit (3 passes)", fi)]):
+        k = g.add("KSampler", title=f"KSampler {title}", pos=(800, 50 + 470 * row), seed=1, steps=20, cfg=2.5,
+                  sampler_name="euler", scheduler="normal")
+        dec = g.add("TFV_DemoDecode", pos=(1170, 50 + 470 * row))
+        wire(g, (model, 0, k, "model"), (pos, 0, k, "positive"), (neg, 0, k, "negative"),
+             (lat, 0, k, "latent_image"), (m, 1, dec, "decoder"), (k, 0, dec, "samples"))
+        decoded.append(dec)
+    g.link(m, 0, fi, "model")
+    add_comparison(g, "demo_metrics_freeinit", *decoded, ("without FreeInit", "with FreeInit"), 1500)
+
+
+def demo_metrics_fifo(g):
+    """FIFO-Diffusion on the demo model against the naive way to make a long video from a clip model: three
+    independent 16-frame clips joined. Both 48 frames, measured and compared."""
+    m = g.add("TFV_DemoModelLoader", pos=(50, 50), temporal_correlation=0.95)
+    pos = g.add("TFV_DemoTextEncode", pos=(50, 330), text="sunset clouds")
+    neg = g.add("TFV_DemoTextEncode", pos=(50, 560), text="")
+    window = g.add("EmptyLatentImage", title="Window (f = 8)", pos=(420, 50), width=64, height=64, batch_size=8)
+    fifo = g.add("TFV_FIFOSampler", pos=(790, 50), size=(340, 420), seed=7, num_frames=48, window_frames=8,
+                 partitions=2, windows_per_call=4, cfg=4.0)
+    dec_fifo = g.add("TFV_DemoDecode", pos=(1160, 50))
+    wire(g, (m, 0, fifo, "model"), (pos, 0, fifo, "positive"), (neg, 0, fifo, "negative"),
+         (window, 0, fifo, "latent"), (m, 1, dec_fifo, "decoder"), (fifo, 0, dec_fifo, "samples"))
+    clip = g.add("EmptyLatentImage", title="One clip (16 frames)", pos=(420, 560), width=64, height=64,
+                 batch_size=16)
+    joined = None
+    for i in range(3):
+        k = g.add("KSampler", title=f"Clip {i + 1} (seed {7 + i})", pos=(790, 520 + 300 * i), seed=7 + i, steps=20,
+                  cfg=4.0, sampler_name="euler", scheduler="normal")
+        wire(g, (m, 0, k, "model"), (pos, 0, k, "positive"), (neg, 0, k, "negative"), (clip, 0, k, "latent_image"))
+        if joined is None:
+            joined = k
+        else:
+            batch = g.add("LatentBatch", title="Join clips", pos=(1160, 520 + 300 * i))
+            wire(g, (joined, 0, batch, "samples1"), (k, 0, batch, "samples2"))
+            joined = batch
+    dec_clips = g.add("TFV_DemoDecode", pos=(1160, 300))
+    wire(g, (m, 1, dec_clips, "decoder"), (joined, 0, dec_clips, "samples"))
+    add_comparison(g, "demo_metrics_fifo", dec_clips, dec_fifo, ("3 clips joined", "FIFO-Diffusion"), 1500)
+
+
+def demo_metrics_ivmixed(g):
+    """IV-Mixed on the demo models: the video model alone (CFG) against IV-Mixed with the image model, same noise."""
+    video = g.add("TFV_DemoModelLoader", title="Video model (demo)", pos=(50, 50))
+    image = g.add("TFV_DemoModelLoader", title="Image model (demo: no temporal correlation)", pos=(50, 300),
+                  temporal_correlation=0.0)
+    pos = g.add("TFV_DemoTextEncode", pos=(50, 550), text="sunset clouds")
+    neg = g.add("TFV_DemoTextEncode", pos=(50, 750), text="")
+    lat = g.add("EmptyLatentImage", pos=(420, 50), width=64, height=64, batch_size=16)
+    noise = g.add("RandomNoise", pos=(420, 250), noise_seed=42)
+    sampler = g.add("KSamplerSelect", pos=(420, 400), sampler_name="euler")
+    sigmas = g.add("BasicScheduler", pos=(420, 520), scheduler="normal", steps=20, denoise=1.0)
+    ivm = g.add("TFV_IVMixedGuider", pos=(790, 50), size=(340, 380), cfg=2.0, omega_image=1.0, omega_video=1.0,
+                start_percent=0.0, end_percent=1.0)
+    cfg = g.add("CFGGuider", title="CFG guider (video model only)", pos=(790, 480), cfg=2.0)
+    wire(g, (video, 0, sigmas, "model"), (video, 0, ivm, "video_model"), (pos, 0, ivm, "video_positive"),
+         (neg, 0, ivm, "video_negative"), (image, 0, ivm, "image_model"), (pos, 0, ivm, "image_positive"),
+         (neg, 0, ivm, "image_negative"), (video, 0, cfg, "model"), (pos, 0, cfg, "positive"),
+         (neg, 0, cfg, "negative"))
+    decoded = []
+    for row, guider in enumerate((cfg, ivm)):
+        s = g.add("SamplerCustomAdvanced", pos=(1160, 50 + 430 * row))
+        dec = g.add("TFV_DemoDecode", pos=(1160, 300 + 430 * row))
+        wire(g, (noise, 0, s, "noise"), (guider, 0, s, "guider"), (sampler, 0, s, "sampler"),
+             (sigmas, 0, s, "sigmas"), (lat, 0, s, "latent_image"), (video, 1, dec, "decoder"), (s, 0, dec, "samples"))
+        decoded.append(dec)
+    add_comparison(g, "demo_metrics_ivmixed", *decoded, ("video model alone", "IV-Mixed"), 1500)
+
+
+def demo_metrics_i4vgen(g):
+    """I4VGen on the demo models (candidates, demo reward, static video, NI-VSDS, regeneration) against plain
+    text-to-video sampling with the video model, same regeneration seed."""
+    image = g.add("TFV_DemoModelLoader", title="Image model (frames independent)", pos=(50, 50),
+                  temporal_correlation=0.0)
+    video = g.add("TFV_DemoModelLoader", title="Video model", pos=(50, 300))
+    pos = g.add("TFV_DemoTextEncode", pos=(50, 550), text="sunset clouds")
+    neg = g.add("TFV_DemoTextEncode", pos=(50, 750), text="")
+    empty = g.add("EmptyLatentImage", title="Candidates", pos=(420, 50), width=64, height=64, batch_size=8)
+    cand = g.add("KSampler", title="Candidates", pos=(420, 250), seed=0, steps=15, cfg=2.5)
+    dec1 = g.add("TFV_DemoDecode", pos=(790, 50))
+    reward = g.add("TFV_RewardModelLoader", title="Reward (demo; ImageReward for real videos)", pos=(790, 200))
+    rank = g.add("TFV_RankByReward", pos=(790, 400), size=(420, 420), prompt="sunset clouds", top_k=1, batch_size=8)
+    static = g.add("TFV_StaticVideo", pos=(1240, 50), frames=16, layout="frames_in_batch")
+    vsds = g.add("TFV_NIVSDS", pos=(1240, 250), seed=1, **{**NIVSDS_PAPER, "cfg": 2.5})
+    regen = g.add("KSampler", title="Regeneration (p_re = 1)", pos=(1610, 50), seed=2, steps=20, cfg=2.5,
+                  sampler_name="ddim", scheduler="ddim_uniform", denoise=1.0)
+    frames = g.add("EmptyLatentImage", title="Plain text-to-video", pos=(1240, 700), width=64, height=64,
+                   batch_size=16)
+    plain = g.add("KSampler", title="Plain text-to-video (same seed)", pos=(1610, 450), seed=2, steps=20, cfg=2.5,
+                  sampler_name="ddim", scheduler="ddim_uniform", denoise=1.0)
+    dec_on = g.add("TFV_DemoDecode", pos=(1610, 850))
+    dec_off = g.add("TFV_DemoDecode", pos=(1610, 1000))
+    wire(g, (image, 0, cand, "model"), (pos, 0, cand, "positive"), (neg, 0, cand, "negative"),
+         (empty, 0, cand, "latent_image"), (image, 1, dec1, "decoder"), (cand, 0, dec1, "samples"),
+         (reward, 0, rank, "reward_model"), (dec1, 0, rank, "images"), (cand, 0, rank, "latents"),
+         (rank, 1, static, "samples"), (video, 0, vsds, "model"), (pos, 0, vsds, "positive"),
+         (neg, 0, vsds, "negative"), (static, 0, vsds, "latent"), (video, 0, regen, "model"),
+         (pos, 0, regen, "positive"), (neg, 0, regen, "negative"), (vsds, 0, regen, "latent_image"),
+         (video, 0, plain, "model"), (pos, 0, plain, "positive"), (neg, 0, plain, "negative"),
+         (frames, 0, plain, "latent_image"), (video, 1, dec_on, "decoder"), (regen, 0, dec_on, "samples"),
+         (video, 1, dec_off, "decoder"), (plain, 0, dec_off, "samples"))
+    add_comparison(g, "demo_metrics_i4vgen", dec_off, dec_on, ("plain text-to-video", "I4VGen"), 1980)
+
+
+WORKFLOWS.update({"demo_metrics_freeinit": demo_metrics_freeinit, "demo_metrics_fifo": demo_metrics_fifo,
+                  "demo_metrics_ivmixed": demo_metrics_ivmixed, "demo_metrics_i4vgen": demo_metrics_i4vgen})
+
+
 def main(names):
     testenv.load_host()
     from comfy_server import ComfyServer

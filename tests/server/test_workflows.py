@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from metrics_checks import changed_metrics, comparisons
 from workflow_checks import api_prompt, rewrite_for_test, structure_errors, widget_errors, workflow_files
 
 FILES = workflow_files()
@@ -35,3 +36,9 @@ def test_workflow_runs_end_to_end(path, object_info, server, capsys):
             print(f"\n[{path.name}] replaced for the test host: " + "; ".join(replaced))
     entry = server.run(prompt, timeout=600)
     assert server.output_files(entry), "the workflow saved nothing"
+    if any(n["type"] == "TFV_CompareVideos" for n in wf["nodes"]):
+        assert comparisons(entry), "Compare Videos showed no table"
+    for table in comparisons(entry):                       # Compare Videos: the method must change the metrics
+        with capsys.disabled():
+            print(f"\n[{path.name}] Compare Videos:\n{table.split(chr(10) * 2)[0]}")
+        assert {"temporal flickering", "subject consistency"} & set(changed_metrics(table)), table
