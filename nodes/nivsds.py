@@ -148,6 +148,7 @@ class StaticVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, samples, batch_index, frames, layout):
+        host.check_inputs(cls, locals())
         return io.NodeOutput({"samples": static_video(samples["samples"], batch_index, frames, layout)})
 
 
@@ -196,6 +197,7 @@ class NIVSDS(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent, seed, steps, cfg, scheduler, fraction, step_sizes,
                 max_weight):
+        host.check_inputs(cls, locals())
         etas = check(model, latent, steps, scheduler, fraction, step_sizes, max_weight, cfg)
         out = animate(model, positive, negative, cfg, latent["samples"], seed, steps, scheduler, fraction, etas,
                       max_weight)
