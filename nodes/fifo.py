@@ -273,17 +273,17 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     window_order (reorders one iteration's windows) and probe (called as probe(run, t) after each iteration)
     are for tests and benchmarks."""
     samples = latent["samples"]
-    layout = host.video_layout(model, samples, NODE)
+    layout = host.video_layout(model, samples, NODE, name="latent")
     check_model(model, layout)
     if "noise_mask" in latent:
-        host.fail(NODE, "this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot use: "
+        host.fail(NODE, "latent: this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot use: "
                         "remove the mask; to extend a video use start = continue.")
     empty = not bool(torch.count_nonzero(samples))
     if start == F.GENERATE and not empty:
-        host.fail(NODE, "start = generate makes the video from noise and uses the latent only for its size, but "
+        host.fail(NODE, "start: generate makes the video from noise and uses the latent only for its size, but "
                         "this latent is not empty: choose start = continue to extend it, or use an empty latent.")
     if start == F.CONTINUE and empty:
-        host.fail(NODE, "start = continue extends the video in the latent, but the latent is empty: connect the "
+        host.fail(NODE, "start: continue extends the video in the latent, but the latent is empty: connect the "
                         "VAE-encoded frames to extend, or choose start = generate.")
     plan = F.Plan(window_frames, partitions, lookahead, start, num_frames,
                   layout.frames if start == F.CONTINUE else 0, keep_given_frames)
@@ -291,10 +291,10 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     if problem:
         host.fail(NODE, problem)
     if scheduler not in comfy.samplers.SCHEDULER_NAMES:
-        host.fail(NODE, f"unknown scheduler {scheduler!r}: choose one of {', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
+        host.fail(NODE, f"scheduler: unknown scheduler {scheduler!r}: choose one of {', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
     sigmas = comfy.samplers.calculate_sigmas(host.model_sampling(model), scheduler, plan.steps).float().cpu()
     if len(sigmas) != plan.steps + 1 or float(sigmas[-1]) != 0 or not bool((sigmas[:-1] > sigmas[1:]).all()):
-        host.fail(NODE, f"the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise levels "
+        host.fail(NODE, f"scheduler: the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise levels "
                         "ending at 0 for this model: choose normal, simple or sgm_uniform.")
     entries = list(prompt_schedule or ())
     per_call = min(windows_per_call, len(F.windows(plan.f, plan.n, plan.lookahead)))

@@ -71,24 +71,26 @@ def sigma_max(model) -> float:
     return float(model_sampling(model).sigma_max)
 
 
-def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2) -> Layout:
-    """Layout of `latent`, checked against what `model` expects (rank and channel count) unless model is None."""
+def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2, name: str | None = None) -> Layout:
+    """Layout of `latent`, checked against what `model` expects (rank and channel count) unless model is None;
+    `name` (the node's input) starts the messages when given."""
+    lead = f"{name}: " if name else ""
     try:
         layout = detect(latent, node, min_frames)
     except LayoutError as e:
-        raise NodeInputError(str(e)) from None
+        raise NodeInputError(str(e).replace(f"[{node}] ", f"[{node}] {lead}", 1)) from None
     fmt = None if model is None else latent_format(model)
     if fmt is not None:
         native_5d = getattr(fmt, "latent_dimensions", 2) == 3
         if native_5d and not layout.is_5d:
-            fail(node, f"this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
+            fail(node, f"{lead}this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
                        "use the model's own empty video latent node (e.g. EmptyHunyuanLatentVideo for Wan).")
         if layout.is_5d and not native_5d:
-            fail(node, f"this model works on frames in the batch [F, C, H, W] but got a 5D latent "
+            fail(node, f"{lead}this model works on frames in the batch [F, C, H, W] but got a 5D latent "
                        f"{tuple(latent.shape)}: use an image model's empty latent with batch size = frames.")
         channels = latent.shape[1]
         if channels != fmt.latent_channels:
-            fail(node, f"the latent has {channels} channels but the model expects {fmt.latent_channels}: "
+            fail(node, f"{lead}the latent has {channels} channels but the model expects {fmt.latent_channels}: "
                        "use a latent made for this model.")
     return layout
 
