@@ -44,9 +44,11 @@ def input_specs(schema) -> list[checks.Spec]:
 def check_inputs(node_cls, values: dict) -> None:
     """Every widget value of a node's `execute` call checked against the node's own schema (options, finite,
     min/max), before any work: over the API ComfyUI 0.3.75 checks neither V3 combos nor NaN, and no linked value.
-    Call first in `execute` as `host.check_inputs(cls, locals())`."""
+    Call first in `execute` as `host.check_inputs(cls, locals())`. Inputs named in the node's SELF_CHECKED
+    (e.g. a folder list, whose own message says where to put the files) are left to the node."""
     schema = node_cls.define_schema()
-    problem = checks.first_problem(input_specs(schema), values)
+    own = set(getattr(node_cls, "SELF_CHECKED", ()))
+    problem = checks.first_problem([s for s in input_specs(schema) if s.name not in own], values)
     if problem:
         fail(schema.display_name or schema.node_id, problem)
 

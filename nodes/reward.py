@@ -85,6 +85,8 @@ def load(model_name: str, kind: str = "auto", precision: str = "auto") -> Reward
 
 
 class RewardModelLoader(io.ComfyNode):
+    SELF_CHECKED = ("model_name",)  # load() names the folders searched and what to put there
+
     @classmethod
     def define_schema(cls):
         return io.Schema(
