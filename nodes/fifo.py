@@ -233,22 +233,21 @@ def check_model(model, layout):
     if host.per_frame_timesteps(model):
         host.log_once("fifo_5d", f"[{NODE}] per-frame timesteps on a 5D model are experimental.")
         return
-    host.fail(NODE, f"{type(model.model).__name__} is a 5D video model whose network takes one timestep per video, but "
-                    "FIFO-Diffusion needs one per frame. Supported: frames-in-batch models (AnimateDiff-Evolved, "
-                    "SD-style UNets with temporal layers) and, experimental, Wan 2.1 / 2.2 text-to-video (5D). "
-                    "Image-to-video Wan models are not supported.")
+    host.fail(NODE, f"model: {type(model.model).__name__} is a 5D video model whose network takes one timestep per "
+                    "video, but FIFO-Diffusion needs one per frame. Supported: frames-in-batch models "
+                    "(AnimateDiff-Evolved, SD-style UNets with temporal layers) and, experimental, Wan 2.1 / 2.2 "
+                    "text-to-video (5D). Image-to-video Wan models are not supported.")
 
 
 def check_memory(model, plan, layout, samples, per_call, cfg):
     """Refuse a run whose latent buffers (output and working, core.fifo.memory) cannot fit in the memory left
     on their devices: the output lives on ComfyUI's output device, the queue on the model's."""
     frame_elems = samples.numel() // layout.frames                     # one frame of every video
+    per_frame = frame_elems * samples.element_size()                   # in the output's dtype
     chw = [samples.shape[1], *samples.shape[-2:]]
     out_dev, work_dev = torch.device(host.output_device()), torch.device(model.load_device)
     need = F.memory(plan.f, plan.n, plan.lookahead, per_call, plan.num_frames,
-                    plan.given if plan.start == F.CONTINUE else 0, frame_elems * 4,
-                    frame_elems * samples.element_size(), cfg != 1)
-    per_frame = frame_elems * samples.element_size()
+                    plan.given if plan.start == F.CONTINUE else 0, frame_elems * 4, per_frame, cfg != 1)
     shared = out_dev == work_dev
     out_free = host.memory_limit(out_dev)
     work_free = out_free if shared else host.memory_limit(work_dev)
@@ -276,8 +275,8 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     layout = host.video_layout(model, samples, NODE, name="latent")
     check_model(model, layout)
     if "noise_mask" in latent:
-        host.fail(NODE, "latent: this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot use: "
-                        "remove the mask; to extend a video use start = continue.")
+        host.fail(NODE, "latent: this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot "
+                        "use: remove the mask; to extend a video use start = continue.")
     empty = not bool(torch.count_nonzero(samples))
     if start == F.GENERATE and not empty:
         host.fail(NODE, "start: generate makes the video from noise and uses the latent only for its size, but "
@@ -291,11 +290,12 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     if problem:
         host.fail(NODE, problem)
     if scheduler not in comfy.samplers.SCHEDULER_NAMES:
-        host.fail(NODE, f"scheduler: unknown scheduler {scheduler!r}: choose one of {', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
+        host.fail(NODE, f"scheduler: unknown scheduler {scheduler!r}: choose one of "
+                        f"{', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
     sigmas = comfy.samplers.calculate_sigmas(host.model_sampling(model), scheduler, plan.steps).float().cpu()
     if len(sigmas) != plan.steps + 1 or float(sigmas[-1]) != 0 or not bool((sigmas[:-1] > sigmas[1:]).all()):
-        host.fail(NODE, f"scheduler: the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise levels "
-                        "ending at 0 for this model: choose normal, simple or sgm_uniform.")
+        host.fail(NODE, f"scheduler: the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise "
+                        "levels ending at 0 for this model: choose normal, simple or sgm_uniform.")
     entries = list(prompt_schedule or ())
     per_call = min(windows_per_call, len(F.windows(plan.f, plan.n, plan.lookahead)))
     check_memory(model, plan, layout, samples, per_call, cfg)
