@@ -8,6 +8,7 @@ The number of cases and the slowest time to the error go to test_artifacts/hosti
 import copy
 import json
 import math
+import os
 import time
 import urllib.error
 import urllib.request
@@ -156,6 +157,11 @@ CASES = [
      ("exec", "TFV_RewardModelLoader", ["folder '../../../etc'", "reward_models"])),
     ("reward_folder_absolute", "save_nv", put("reward", model_name="/etc"),
      ("exec", "TFV_RewardModelLoader", ["folder '/etc'", "reward_models"])),
+    # reward folders ("already caught": never unpickled, never half-loaded); the messages name folder and file
+    ("reward_pickled_code", "save_nv", put("reward", model_name="tfv_pickled"),
+     ("exec", "TFV_RewardModelLoader", ["tfv_pickled", "ImageReward.pt"])),
+    ("reward_truncated_weights", "save_nv", put("reward", model_name="tfv_truncated"),
+     ("exec", "TFV_RewardModelLoader", ["tfv_truncated", "ImageReward.pt"])),
     ("fifo_scheduler_bogus", "save_fifo", put("fifo", scheduler="bogus"),
      ("exec", "TFV_FIFOSampler", ["scheduler: 'bogus'", "choose one of 'simple'"])),
     ("fifo_start_bogus", "save_fifo", put("fifo", start="bogus"),
@@ -306,9 +312,29 @@ def saved_latent(server, entry, save) -> torch.Tensor:
     return load_file(str(server.output_dir / item["subfolder"] / item["filename"]))["latent_tensor"]
 
 
+class RunsCode:
+    """Pickled, it calls os.mkdir(path) when unpickled: proof that a loader ran pickled code."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+def marker(server) -> Path:
+    return server.workdir / "pickled_code_ran"
+
+
 @pytest.fixture(scope="module")
 def reference(server):
-    """The full good prompt, run once: every node of the pack succeeds; its five latents are the references."""
+    """Damaged reward folders in the server's reward_models path; then the full good prompt, run once: every node
+    of the pack succeeds, and its five latents are the references."""
+    import reward_fakes
+    pickled = reward_fakes.write_imagereward(str(server.reward_dir / "tfv_pickled"))
+    torch.save({"state_dict": RunsCode(str(marker(server)))}, os.path.join(pickled, "ImageReward.pt"))
+    truncated = Path(reward_fakes.write_imagereward(str(server.reward_dir / "tfv_truncated"))) / "ImageReward.pt"
+    truncated.write_bytes(truncated.read_bytes()[:truncated.stat().st_size // 2])
     entry = server.run(good_prompt(tag="ref"))
     out = {save: saved_latent(server, entry, save) for save in SAVES}
     assert out["save_fifo"].shape == (4, 4, 2, 2) and out["save_nv"].shape == (4, 4, 2, 2)
@@ -347,6 +373,7 @@ def test_hostile_prompt(server, reference, case, save, change, expect):
         for t in texts:
             assert t in message, message
     assert files(server) == before, f"{case}: the failed prompt wrote {sorted(files(server) - before)}"
+    assert not marker(server).exists(), f"{case}: pickled code ran"
 
     # the next good prompt still runs, with the identical result (its upstream nodes run again: new text)
     i = 1 + [c[0] for c in CASES].index(case)
