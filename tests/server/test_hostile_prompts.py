@@ -162,6 +162,12 @@ CASES = [
      ("exec", "TFV_RewardModelLoader", ["tfv_pickled", "ImageReward.pt"])),
     ("reward_truncated_weights", "save_nv", put("reward", model_name="tfv_truncated"),
      ("exec", "TFV_RewardModelLoader", ["tfv_truncated", "ImageReward.pt"])),
+    ("reward_truncated_pth", "save_nv", put("reward", model_name="tfv_truncated_pth"),
+     ("exec", "TFV_RewardModelLoader", ["tfv_truncated_pth", "sac+logos+ava1-l14-linearMSE.pth"])),
+    ("reward_damaged_vocab", "save_nv", put("reward", model_name="tfv_damaged_vocab"),
+     ("exec", "TFV_RewardModelLoader", ["tfv_damaged_vocab", "vocab.json"])),
+    ("reward_damaged_config", "save_nv", put("reward", model_name="tfv_damaged_config"),
+     ("exec", "TFV_RewardModelLoader", ["tfv_damaged_config", "config.json"])),
     ("fifo_scheduler_bogus", "save_fifo", put("fifo", scheduler="bogus"),
      ("exec", "TFV_FIFOSampler", ["scheduler: 'bogus'", "choose one of 'simple'"])),
     ("fifo_start_bogus", "save_fifo", put("fifo", start="bogus"),
@@ -335,6 +341,13 @@ def reference(server):
     torch.save({"state_dict": RunsCode(str(marker(server)))}, os.path.join(pickled, "ImageReward.pt"))
     truncated = Path(reward_fakes.write_imagereward(str(server.reward_dir / "tfv_truncated"))) / "ImageReward.pt"
     truncated.write_bytes(truncated.read_bytes()[:truncated.stat().st_size // 2])
+    pth = Path(reward_fakes.write_aesthetic(str(server.reward_dir / "tfv_truncated_pth")))
+    pth = pth / "sac+logos+ava1-l14-linearMSE.pth"
+    pth.write_bytes(pth.read_bytes()[:pth.stat().st_size // 2])
+    vocab = Path(reward_fakes.write_hf_clip(str(server.reward_dir / "tfv_damaged_vocab"))) / "vocab.json"
+    vocab.write_text(json.dumps(list(json.loads(vocab.read_text()).items())))      # pairs instead of a mapping
+    config = Path(reward_fakes.write_hf_clip(str(server.reward_dir / "tfv_damaged_config"))) / "config.json"
+    config.write_text(json.dumps(dict(json.loads(config.read_text()), projection_dim="wide")))
     entry = server.run(good_prompt(tag="ref"))
     out = {save: saved_latent(server, entry, save) for save in SAVES}
     assert out["save_fifo"].shape == (4, 4, 2, 2) and out["save_nv"].shape == (4, 4, 2, 2)
@@ -342,7 +355,14 @@ def reference(server):
     return out
 
 
-@pytest.mark.parametrize("case,save,change,expect", CASES, ids=[c[0] for c in CASES])
+# issue 12 item 3 (reward-loader messages that name folder and file) is done on another branch: until it lands
+# these fail with the library's bare text; strict, so that the suite says when to remove the mark
+PENDING = {"reward_damaged_vocab", "reward_damaged_config"}
+ITEM_3 = pytest.mark.xfail(strict=True, reason="issue 12 item 3: the loader does not name the damaged file yet")
+
+
+@pytest.mark.parametrize("case,save,change,expect",
+                         [pytest.param(*c, id=c[0], marks=[ITEM_3] if c[0] in PENDING else []) for c in CASES])
 def test_hostile_prompt(server, reference, case, save, change, expect):
     prompt = copy.deepcopy(good_prompt(tag=f"bad_{case}"))
     change(prompt)
