@@ -13,10 +13,12 @@ import comfy.model_patcher
 import comfy.patcher_extension
 import comfy.supported_models_base
 
+from . import host
 from .core.analytic import VideoPrior
 from .core.layout import FRAMES_IN_BATCH, VIDEO_5D
 
 CATEGORY = "training-free-video/demo"
+DECODE = "Demo Decode"
 EMBED_DIM = 16
 PARAMETERIZATIONS = {
     "eps": comfy.model_base.ModelType.EPS,
@@ -28,6 +30,7 @@ DemoDecoder = io.Custom("TFV_DEMO_DECODER")
 
 class AnalyticNet(torch.nn.Module):
     """Stands where a UNet/DiT would: returns the exact model output (eps, v or flow velocity)."""
+    per_frame_timesteps = True  # takes timesteps [B, T] in 5D (see host.per_frame_timesteps)
 
     def __init__(self, rho=0.9, ell=2.0, mean_strength=1.0, layout=FRAMES_IN_BATCH,
                  parameterization="eps", device=None, operations=None, **kwargs):
@@ -138,10 +141,25 @@ def toy_embedding(text: str) -> torch.Tensor:
 class Decoder:
     """Latent -> RGB frames: undo the latent format, project channels to RGB, upsample 8x."""
 
-    def __init__(self, latent_format, channels: int):
-        self.latent_format = latent_format
+    def __init__(self, latent_format, channels: int, layout: str):
+        self.latent_format, self.channels, self.layout = latent_format, channels, layout
         g = torch.Generator().manual_seed(1234)
         self.rgb = torch.linalg.qr(torch.randn(max(channels, 3), 3, generator=g))[0][:channels] * 0.9
+
+    def problem(self, latent) -> str | None:
+        """What stops this decoder from decoding `latent` (layout, channels), as '<input>: ...: <fix>', or None."""
+        want = 5 if self.layout == VIDEO_5D else 4
+        shape = tuple(latent.shape)
+        if latent.ndim != want:
+            made = ("[B, C, T, H, W] (5D video latents)" if want == 5 else
+                    "[frames, C, H, W] (frames in the batch)")
+            return (f"samples: this decoder belongs to a {self.layout} demo model, which makes {made}, but the "
+                    f"latent has shape {shape}: decode latents of that demo model, or load the demo model with "
+                    "the layout of this latent.")
+        if shape[1] != self.channels:
+            return (f"samples: the latent has {shape[1]} channels but this decoder expects {self.channels}: "
+                    "connect the decoder of the demo model that made the latent.")
+        return None
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         z = self.latent_format.process_in(latent.float())
@@ -183,9 +201,10 @@ class DemoModelLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, layout, parameterization, temporal_correlation, spatial_scale, shift):
+        host.check_inputs(cls, locals())
         model = demo_model(layout, parameterization, temporal_correlation, spatial_scale, shift)
         fmt = model.model.latent_format
-        return io.NodeOutput(model, Decoder(fmt, fmt.latent_channels))
+        return io.NodeOutput(model, Decoder(fmt, fmt.latent_channels, layout))
 
 
 class DemoTextEncode(io.ComfyNode):
@@ -204,6 +223,7 @@ class DemoTextEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, text):
+        host.check_inputs(cls, locals())
         return io.NodeOutput([[toy_embedding(text), {}]])
 
 
@@ -212,17 +232,25 @@ class DemoDecode(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="TFV_DemoDecode",
-            display_name="Demo Decode",
+            display_name=DECODE,
             category=CATEGORY,
             description="Decodes demo-model latents (either layout) into RGB frames, like a VAE decode.",
             inputs=[DemoDecoder.Input("decoder", tooltip="From the Demo Video Model loader."),
-                    io.Latent.Input("samples", tooltip="Latent video from a sampler.")],
+                    io.Latent.Input("samples", tooltip="Latent video from a sampler, made for the same demo model "
+                                                       "(its layout and channel count).")],
             outputs=[io.Image.Output(tooltip="Frames as an IMAGE batch.")],
         )
 
     @classmethod
     def execute(cls, decoder, samples):
-        return io.NodeOutput(decoder.decode(samples["samples"]))
+        host.check_inputs(cls, locals())
+        z = samples["samples"]
+        if z.is_nested:
+            host.fail(DECODE, "samples: nested (several-part) latents are not supported: decode the video part.")
+        problem = decoder.problem(z)
+        if problem:
+            host.fail(DECODE, problem)
+        return io.NodeOutput(decoder.decode(z))
 
 
 NODES = [DemoModelLoader, DemoTextEncode, DemoDecode]

@@ -1,11 +1,10 @@
 """FIFO-Diffusion (Kim et al., NeurIPS 2024, arXiv:2405.11473): arbitrarily long video from a short-clip
-model by diagonal denoising, with latent partitioning and lookahead, in constant memory."""
+model by diagonal denoising, with latent partitioning and lookahead; the queue's memory does not grow with the
+length (the output does)."""
 import torch
 from comfy_api.latest import io
 from einops import rearrange
 
-import comfy.model_base
-import comfy.model_management
 import comfy.model_sampling
 import comfy.patcher_extension as pe
 import comfy.samplers
@@ -13,7 +12,6 @@ import comfy.samplers
 from . import host
 from .core import fifo as F
 from .core.layout import from_btchw, to_btchw
-from .demo import AnalyticNet
 
 NODE = "FIFO-Diffusion Sampler"
 SCHEDULE_NODE = "FIFO Prompt Schedule"
@@ -109,7 +107,7 @@ class FIFORun:
         self.frame_shape = (video.shape[0],) + tuple(video.shape[2:])
         self.given = video if plan.start == F.CONTINUE else None
         self.out = torch.zeros((video.shape[0], plan.num_frames) + tuple(video.shape[2:]), dtype=latent.dtype,
-                               device=comfy.model_management.intermediate_device())
+                               device=host.output_device())
         if plan.start == F.CONTINUE and plan.keep_given:
             self.out[:, :plan.given] = video
         ticks = plan.iterations + (plan.steps if plan.start == F.GENERATE else 0)
@@ -227,22 +225,44 @@ class FIFORun:
         self.progress.update(1, x0)
 
 
-def check_model(model, layout, latent):
-    """Frames-in-batch models take one sigma per frame natively; a 5D model must take one timestep per
-    frame in its network: Wan 2.1/2.2 text-to-video and the demo model (experimental)."""
+def check_model(model, layout):
+    """Frames-in-batch models take one sigma per frame natively; a 5D model's network must take one timestep
+    per frame (host.per_frame_timesteps: Wan 2.1/2.2 text-to-video, or a network that declares it)."""
     if not layout.is_5d:
         return
-    base, net = model.model, model.model.diffusion_model
-    if isinstance(net, AnalyticNet):
+    if host.per_frame_timesteps(model):
+        host.log_once("fifo_5d", f"[{NODE}] per-frame timesteps on a 5D model are experimental.")
         return
-    wan = type(base) in (comfy.model_base.WAN21, comfy.model_base.WAN22)
-    if wan and net.patch_embedding.weight.shape[1] == latent.shape[1]:
-        host.log_once("fifo_5d", f"[{NODE}] per-frame timesteps on a 5D Wan model are experimental.")
-        return
-    host.fail(NODE, f"{type(base).__name__} is a 5D video model whose network takes one timestep per video, but "
-                    "FIFO-Diffusion needs one per frame. Supported: frames-in-batch models (AnimateDiff-Evolved, "
-                    "SD-style UNets with temporal layers) and, experimental, Wan 2.1 / 2.2 text-to-video (5D). "
-                    "Image-to-video Wan models are not supported.")
+    host.fail(NODE, f"model: {type(model.model).__name__} is a 5D video model whose network takes one timestep per "
+                    "video, but FIFO-Diffusion needs one per frame. Supported: frames-in-batch models "
+                    "(AnimateDiff-Evolved, SD-style UNets with temporal layers) and, experimental, Wan 2.1 / 2.2 "
+                    "text-to-video (5D). Image-to-video Wan models are not supported.")
+
+
+def check_memory(model, plan, layout, samples, per_call, cfg):
+    """Refuse a run whose latent buffers (output and working, core.fifo.memory) cannot fit in the memory left
+    on their devices: the output lives on ComfyUI's output device, the queue on the model's."""
+    frame_elems = samples.numel() // layout.frames                     # one frame of every video
+    per_frame = frame_elems * samples.element_size()                   # in the output's dtype
+    chw = [samples.shape[1], *samples.shape[-2:]]
+    out_dev, work_dev = torch.device(host.output_device()), torch.device(model.load_device)
+    need = F.memory(plan.f, plan.n, plan.lookahead, per_call, plan.num_frames,
+                    plan.given if plan.start == F.CONTINUE else 0, frame_elems * 4, per_frame, cfg != 1)
+    shared = out_dev == work_dev
+    out_free = host.memory_limit(out_dev)
+    work_free = out_free if shared else host.memory_limit(work_dev)
+    work_left = need["working"] if shared else 0
+    if need["output"] + work_left > out_free:
+        fits = F.max_frames(out_free, work_left, per_frame)
+        host.fail(NODE, f"num_frames: {plan.num_frames} frames of {chw} latents need "
+                        f"{F.size_text(need['output'])} for the output (it grows with num_frames; the queue does "
+                        f"not) plus {F.size_text(need['working'])} of working memory, but only "
+                        f"{F.size_text(out_free)} is free on {out_dev.type}: lower num_frames (at most {fits} fit "
+                        "now) or make the latent smaller, or free memory.")
+    if not shared and need["working"] > work_free:
+        host.fail(NODE, f"windows_per_call: the queue and the windows of one model call need "
+                        f"{F.size_text(need['working'])} on {work_dev.type}, which has {F.size_text(work_free)}: "
+                        "lower windows_per_call, window_frames or partitions, or make the latent smaller.")
 
 
 def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, window_frames=16, partitions=4,
@@ -252,17 +272,17 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     window_order (reorders one iteration's windows) and probe (called as probe(run, t) after each iteration)
     are for tests and benchmarks."""
     samples = latent["samples"]
-    layout = host.video_layout(model, samples, NODE)
-    check_model(model, layout, samples)
+    layout = host.video_layout(model, samples, NODE, name="latent")
+    check_model(model, layout)
     if "noise_mask" in latent:
-        host.fail(NODE, "this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot use: "
-                        "remove the mask; to extend a video use start = continue.")
+        host.fail(NODE, "latent: this latent has a noise mask (Set Latent Noise Mask), which FIFO-Diffusion cannot "
+                        "use: remove the mask; to extend a video use start = continue.")
     empty = not bool(torch.count_nonzero(samples))
     if start == F.GENERATE and not empty:
-        host.fail(NODE, "start = generate makes the video from noise and uses the latent only for its size, but "
+        host.fail(NODE, "start: generate makes the video from noise and uses the latent only for its size, but "
                         "this latent is not empty: choose start = continue to extend it, or use an empty latent.")
     if start == F.CONTINUE and empty:
-        host.fail(NODE, "start = continue extends the video in the latent, but the latent is empty: connect the "
+        host.fail(NODE, "start: continue extends the video in the latent, but the latent is empty: connect the "
                         "VAE-encoded frames to extend, or choose start = generate.")
     plan = F.Plan(window_frames, partitions, lookahead, start, num_frames,
                   layout.frames if start == F.CONTINUE else 0, keep_given_frames)
@@ -270,13 +290,15 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     if problem:
         host.fail(NODE, problem)
     if scheduler not in comfy.samplers.SCHEDULER_NAMES:
-        host.fail(NODE, f"unknown scheduler {scheduler!r}: choose one of {', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
+        host.fail(NODE, f"scheduler: unknown scheduler {scheduler!r}: choose one of "
+                        f"{', '.join(comfy.samplers.SCHEDULER_NAMES)}.")
     sigmas = comfy.samplers.calculate_sigmas(host.model_sampling(model), scheduler, plan.steps).float().cpu()
     if len(sigmas) != plan.steps + 1 or float(sigmas[-1]) != 0 or not bool((sigmas[:-1] > sigmas[1:]).all()):
-        host.fail(NODE, f"the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise levels "
-                        "ending at 0 for this model: choose normal, simple or sgm_uniform.")
+        host.fail(NODE, f"scheduler: the {scheduler!r} scheduler does not give {plan.steps} distinct decreasing noise "
+                        "levels ending at 0 for this model: choose normal, simple or sgm_uniform.")
     entries = list(prompt_schedule or ())
     per_call = min(windows_per_call, len(F.windows(plan.f, plan.n, plan.lookahead)))
+    check_memory(model, plan, layout, samples, per_call, cfg)
 
     m = host.own_loop(model, "FIFO-Diffusion")
     frame_sigmas = None
@@ -302,18 +324,20 @@ class FIFOSampler(io.ComfyNode):
             node_id="TFV_FIFOSampler",
             display_name=NODE,
             category=CATEGORY,
-            description="FIFO-Diffusion (NeurIPS 2024): a video of any length from a short-clip model, in memory "
-                        "that does not grow with the length. A queue of f*n frames at rising noise levels is "
-                        "denoised diagonally; each iteration a clean frame leaves the head and fresh noise enters "
-                        "the tail. Steps = window_frames x partitions.",
+            description="FIFO-Diffusion (NeurIPS 2024): a video of any length from a short-clip model. A queue of "
+                        "f*n frames at rising noise levels is denoised diagonally; each iteration a clean frame "
+                        "leaves the head and fresh noise enters the tail. The queue's memory does not grow with the "
+                        "length; the output latent does (num_frames frames, checked against free memory before "
+                        "any work). Steps = window_frames x partitions.",
             inputs=[
                 io.Model.Input("model", tooltip="A video model: AnimateDiff-Evolved (frames in the batch) or, "
                                                 "experimental, Wan 2.1 / 2.2 text-to-video (5D)."),
                 io.Conditioning.Input("positive", tooltip="The prompt; a prompt schedule overrides it from its "
                                                           "first start frame on."),
                 io.Conditioning.Input("negative", tooltip="The negative prompt (unconditional pass of CFG)."),
-                io.Latent.Input("latent", tooltip="generate: an empty video latent that sets size and layout (its "
-                                                  "frame count is not used). continue: the encoded video to extend."),
+                io.Latent.Input("latent", tooltip="generate: an empty video latent (at least 2 frames) that sets "
+                                                  "size and layout; num_frames, not its frame count, sets the "
+                                                  "length. continue: the encoded video to extend."),
                 io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
                              tooltip="Frame k's noise depends only on the seed and k, so batching choices and the "
                                      "output length do not change the frames."),
@@ -358,6 +382,7 @@ class FIFOSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent, seed, num_frames, window_frames, partitions, lookahead,
                 windows_per_call, cfg, eta, scheduler, start, keep_given_frames, prompt_schedule=None):
+        host.check_inputs(cls, locals())
         return io.NodeOutput(fifo_sample(model, positive, negative, latent, seed, num_frames, window_frames,
                                          partitions, lookahead, windows_per_call, cfg, eta, scheduler, start,
                                          keep_given_frames, prompt_schedule))
@@ -395,6 +420,7 @@ class FIFOPromptSchedule(io.ComfyNode):
 
     @classmethod
     def execute(cls, previous=None, **kwargs):
+        host.check_inputs(cls, kwargs)
         entries = list(previous or ())
         for i in range(1, SLOTS + 1):
             if kwargs.get(f"conditioning_{i}") is not None:

@@ -210,8 +210,7 @@ class FreeInitNode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, iterations, filter, d_s, d_t, butterworth_order, fast_mode, flow_renoise_sigma):
-        if filter not in FILTERS:
-            host.fail(NAME, f"unknown filter '{filter}': pick one of {', '.join(FILTERS)}.")
+        host.check_inputs(cls, locals())
         m = model.clone()
         for kind in (WRAPPER, comfy.patcher_extension.WrappersMP.OUTER_SAMPLE):  # one FreeInit per model
             m.remove_wrappers_with_key(kind, KEY)
@@ -239,14 +238,13 @@ class FrequencyMix(io.ComfyNode):
 
     @classmethod
     def execute(cls, low, high, filter, d_s, d_t, butterworth_order):
+        host.check_inputs(cls, locals())
         a, b = low["samples"], high["samples"]
         if a.is_nested or b.is_nested:
             host.fail("Frequency Mix", "nested (several-part) latents are not supported: mix each part alone.")
         if a.shape != b.shape:
             host.fail("Frequency Mix", f"low {tuple(a.shape)} and high {tuple(b.shape)} must have the same "
                                        "shape: make both latents with the same size and frame count.")
-        if filter not in FILTERS:
-            host.fail("Frequency Mix", f"unknown filter '{filter}': pick one of {', '.join(FILTERS)}.")
         axes = spectral_axes(host.video_layout(None, a, "Frequency Mix", min_frames=1))
         lpf = lowpass_for(a.shape, axes, filter, d_s, d_t, butterworth_order, a.device)
         out = low.copy()

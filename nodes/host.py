@@ -1,15 +1,18 @@
-"""The one place that talks to ComfyUI's sampling internals: model_sampling, latent layout checks,
-seeded noise, progress, cancel and one-time log lines. Method code imports these, not comfy."""
+"""The one place that talks to ComfyUI's sampling internals: input checks against a node's schema, model_sampling,
+latent layout checks, model capabilities, free memory, seeded noise, progress, cancel and one-time log lines.
+Method code imports these, not comfy."""
 import inspect
 import logging
 
 import torch
+from comfy_api.latest import io
 
 import comfy.model_management
 import comfy.sample
 import comfy.utils
 import latent_preview
 
+from .core import checks
 from .core.layout import Layout, LayoutError, detect
 
 log = logging.getLogger("training-free-video")
@@ -22,6 +25,32 @@ class NodeInputError(ValueError):
 
 def fail(node: str, message: str):
     raise NodeInputError(f"[{node}] {message}")
+
+
+def input_specs(schema) -> list[checks.Spec]:
+    """The checkable widget inputs of a V3 schema (combos, integers, floats, booleans)."""
+    specs = []
+    for inp in schema.inputs:
+        if isinstance(inp, io.Combo.Input):
+            specs.append(checks.Spec(inp.id, checks.COMBO, tuple(inp.options or ()), optional=inp.optional))
+        elif isinstance(inp, (io.Int.Input, io.Float.Input)):
+            kind = checks.INT if isinstance(inp, io.Int.Input) else checks.FLOAT
+            specs.append(checks.Spec(inp.id, kind, (), inp.min, inp.max, inp.optional))
+        elif isinstance(inp, io.Boolean.Input):
+            specs.append(checks.Spec(inp.id, checks.BOOLEAN, optional=inp.optional))
+    return specs
+
+
+def check_inputs(node_cls, values: dict) -> None:
+    """Every widget value of a node's `execute` call checked against the node's own schema (options, finite,
+    min/max), before any work: over the API ComfyUI 0.3.75 checks neither V3 combos nor NaN, and no linked value.
+    Call first in `execute` as `host.check_inputs(cls, locals())`. Inputs named in the node's SELF_CHECKED
+    (e.g. a folder list, whose own message says where to put the files) are left to the node."""
+    schema = node_cls.define_schema()
+    own = set(getattr(node_cls, "SELF_CHECKED", ()))
+    problem = checks.first_problem([s for s in input_specs(schema) if s.name not in own], values)
+    if problem:
+        fail(schema.display_name or schema.node_id, problem)
 
 
 def log_once(key: str, message: str) -> None:
@@ -44,26 +73,58 @@ def sigma_max(model) -> float:
     return float(model_sampling(model).sigma_max)
 
 
-def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2) -> Layout:
-    """Layout of `latent`, checked against what `model` expects (rank and channel count) unless model is None."""
+def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2, name: str | None = None) -> Layout:
+    """Layout of `latent`, checked against what `model` expects (rank and channel count) unless model is None;
+    `name` (the node's input) starts the messages when given."""
+    lead = f"{name}: " if name else ""
     try:
         layout = detect(latent, node, min_frames)
     except LayoutError as e:
-        raise NodeInputError(str(e)) from None
+        raise NodeInputError(str(e).replace(f"[{node}] ", f"[{node}] {lead}", 1)) from None
     fmt = None if model is None else latent_format(model)
     if fmt is not None:
         native_5d = getattr(fmt, "latent_dimensions", 2) == 3
         if native_5d and not layout.is_5d:
-            fail(node, f"this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
+            fail(node, f"{lead}this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
                        "use the model's own empty video latent node (e.g. EmptyHunyuanLatentVideo for Wan).")
         if layout.is_5d and not native_5d:
-            fail(node, f"this model works on frames in the batch [F, C, H, W] but got a 5D latent "
+            fail(node, f"{lead}this model works on frames in the batch [F, C, H, W] but got a 5D latent "
                        f"{tuple(latent.shape)}: use an image model's empty latent with batch size = frames.")
         channels = latent.shape[1]
         if channels != fmt.latent_channels:
-            fail(node, f"the latent has {channels} channels but the model expects {fmt.latent_channels}: "
+            fail(node, f"{lead}the latent has {channels} channels but the model expects {fmt.latent_channels}: "
                        "use a latent made for this model.")
     return layout
+
+
+def per_frame_timesteps(model) -> bool:
+    """Whether a model's network takes one timestep per latent frame in 5D (timesteps [B, T] instead of [B]).
+    A network says so with a `per_frame_timesteps` attribute (the demo model does). ComfyUI's own text-to-video
+    Wan 2.1 / 2.2 network (WanModel with no image channels concatenated) takes them without saying: it embeds
+    t.flatten(), reshapes the embedding per frame and spreads it over that frame's tokens (repeat_e)."""
+    net = model.model.diffusion_model
+    flag = getattr(net, "per_frame_timesteps", None)
+    if flag is not None:
+        return bool(flag)
+    import comfy.ldm.wan.model
+    import comfy.model_base
+    return (type(model.model) in (comfy.model_base.WAN21, comfy.model_base.WAN22)
+            and type(net) is comfy.ldm.wan.model.WanModel
+            and net.patch_embedding.weight.shape[1] == latent_format(model).latent_channels)
+
+
+def output_device() -> torch.device:
+    """Where ComfyUI keeps node outputs between nodes (the CPU unless --gpu-only)."""
+    return comfy.model_management.intermediate_device()
+
+
+def memory_limit(device) -> int:
+    """Bytes a node may still allocate on `device`: the available RAM on the CPU; on an accelerator its total
+    memory, since ComfyUI unloads other models to make room."""
+    device = torch.device(device)
+    if device.type in ("cpu", "mps"):
+        return int(comfy.model_management.get_free_memory(device))
+    return int(comfy.model_management.get_total_memory(device))
 
 
 def prepare_noise(latent: torch.Tensor, seed: int) -> torch.Tensor:

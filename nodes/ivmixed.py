@@ -314,6 +314,7 @@ class IVMixedGuiderNode(io.ComfyNode):
     def execute(cls, video_model, video_positive, video_negative, image_model, image_positive, image_negative, cfg,
                 omega_image, omega_video, start_percent, end_percent, video_in_image_slot_every, variant,
                 timestep_labels) -> io.NodeOutput:
+        host.check_inputs(cls, locals())
         check_models(video_model, image_model)
         guider = IVMixedGuider(video_model, image_model, cfg, omega_image, omega_video, start_percent, end_percent,
                                video_in_image_slot_every, variant, timestep_labels)

@@ -21,15 +21,11 @@ def static_video(samples: torch.Tensor, index: int, frames: int, layout: str) ->
     if samples.ndim == 5 and samples.shape[2] == 1:
         samples = samples[:, :, 0]
     elif samples.ndim != 4:
-        host.fail(STATIC_NAME, f"needs an image latent [B, C, H, W] (or [B, C, 1, H, W]), got "
+        host.fail(STATIC_NAME, f"samples: needs an image latent [B, C, H, W] (or [B, C, 1, H, W]), got "
                                f"{tuple(samples.shape)}: connect the anchor image's latent, not a video.")
     if not 0 <= index < samples.shape[0]:
-        host.fail(STATIC_NAME, f"batch_index {index} is outside the batch of {samples.shape[0]} image(s): "
+        host.fail(STATIC_NAME, f"batch_index: {index} is outside the batch of {samples.shape[0]} image(s): "
                                f"use 0 to {samples.shape[0] - 1}.")
-    if frames < 2:
-        host.fail(STATIC_NAME, f"frames must be at least 2, got {frames}.")
-    if layout not in (FRAMES_IN_BATCH, VIDEO_5D):
-        host.fail(STATIC_NAME, f"unknown layout '{layout}': use {FRAMES_IN_BATCH} or {VIDEO_5D}.")
     pattern = "c h w -> 1 c t h w" if layout == VIDEO_5D else "c h w -> t c h w"
     return repeat(samples[index], pattern, t=frames).contiguous()  # a copy, never a view of the input
 
@@ -89,31 +85,20 @@ def animate(model, positive, negative, cfg: float, samples: torch.Tensor, seed: 
     return out.to(comfy.model_management.intermediate_device())
 
 
-def check(model, latent: dict, steps: int, scheduler: str, fraction: float, step_sizes: str,
-          max_weight: float, cfg: float) -> list[float]:
-    """Every input checked before any work; returns the parsed step sizes."""
+def check(model, latent: dict, step_sizes: str) -> list[float]:
+    """The latent and the step sizes checked before any work (host.check_inputs has checked the widgets);
+    returns the parsed step sizes."""
     x = latent["samples"]
     if "noise_mask" in latent:
-        host.fail(NIVSDS_NAME, "the latent has a noise mask, which NI-VSDS does not support: "
+        host.fail(NIVSDS_NAME, "latent: the latent has a noise mask, which NI-VSDS does not support: "
                                "remove Set Latent Noise Mask.")
     if (x.ndim == 4 and x.shape[0] == 1) or (x.ndim == 5 and x.shape[2] == 1):
-        host.fail(NIVSDS_NAME, f"got an image latent {tuple(x.shape)}: NI-VSDS animates a static video, so put "
+        host.fail(NIVSDS_NAME, f"latent: got an image latent {tuple(x.shape)}: NI-VSDS animates a static video, so put "
                                f"'{STATIC_NAME}' between the anchor image latent and this node.")
-    host.video_layout(model, x, NIVSDS_NAME)
+    host.video_layout(model, x, NIVSDS_NAME, name="latent")
     if not torch.count_nonzero(x):
-        host.fail(NIVSDS_NAME, "the latent is all zeros (an empty latent): connect a static video made from "
+        host.fail(NIVSDS_NAME, "latent: the latent is all zeros (an empty latent): connect a static video made from "
                                f"your anchor image with '{STATIC_NAME}'.")
-    if scheduler not in comfy.samplers.SCHEDULER_NAMES:
-        host.fail(NIVSDS_NAME, f"unknown scheduler '{scheduler}': use one of {comfy.samplers.SCHEDULER_NAMES}.")
-    if steps < 1:
-        host.fail(NIVSDS_NAME, f"steps must be at least 1, got {steps}.")
-    if not 0.0 <= fraction <= 1.0:
-        host.fail(NIVSDS_NAME, f"fraction must be between 0 and 1 (paper: 0.6), got {fraction}.")
-    if not 0.0 < max_weight <= 1.0:
-        host.fail(NIVSDS_NAME, f"max_weight must be in (0, 1] (1 = step at most onto the denoised video), "
-                               f"got {max_weight}.")
-    if not cfg >= 0.0:
-        host.fail(NIVSDS_NAME, f"cfg must be 0 or more, got {cfg}.")
     try:
         return sds.parse_step_sizes(step_sizes)
     except ValueError as e:
@@ -148,6 +133,7 @@ class StaticVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, samples, batch_index, frames, layout):
+        host.check_inputs(cls, locals())
         return io.NodeOutput({"samples": static_video(samples["samples"], batch_index, frames, layout)})
 
 
@@ -196,7 +182,8 @@ class NIVSDS(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent, seed, steps, cfg, scheduler, fraction, step_sizes,
                 max_weight):
-        etas = check(model, latent, steps, scheduler, fraction, step_sizes, max_weight, cfg)
+        host.check_inputs(cls, locals())
+        etas = check(model, latent, step_sizes)
         out = animate(model, positive, negative, cfg, latent["samples"], seed, steps, scheduler, fraction, etas,
                       max_weight)
         return io.NodeOutput({"samples": out})

@@ -85,6 +85,8 @@ def load(model_name: str, kind: str = "auto", precision: str = "auto") -> Reward
 
 
 class RewardModelLoader(io.ComfyNode):
+    SELF_CHECKED = ("model_name",)  # load() names the folders searched and what to put there
+
     @classmethod
     def define_schema(cls):
         return io.Schema(
@@ -111,6 +113,7 @@ class RewardModelLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name, kind, precision):
+        host.check_inputs(cls, locals())
         return io.NodeOutput(load(model_name, kind, precision))
 
 
@@ -189,6 +192,7 @@ class RankByReward(io.ComfyNode):
 
     @classmethod
     def execute(cls, reward_model, images, prompt, top_k, batch_size, latents=None):
+        host.check_inputs(cls, locals())
         n = images.shape[0]
         if top_k > n:
             host.fail(RANK, f"top_k is {top_k} but there are only {n} candidate images: lower top_k.")

@@ -28,6 +28,7 @@ class ComfyServer:
     def __init__(self, test_nodes: bool = False, workdir: str | None = None, extra_args=()):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tfv-comfy-"))
         self.output_dir = self.workdir / "output"
+        self.reward_dir = self.workdir / "reward_models"   # searched after models/reward_models
         self.log_path = self.workdir / "server.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -42,7 +43,7 @@ class ComfyServer:
         if self.test_nodes and not (nodes_dir / "tfv_test_nodes").exists():
             (nodes_dir / "tfv_test_nodes").symlink_to(REPO / "tests" / "comfy_test_nodes")
         cfg = self.workdir / "extra_model_paths.yaml"
-        cfg.write_text(f"tfv_tests:\n  custom_nodes: {nodes_dir}\n")
+        cfg.write_text(f"tfv_tests:\n  custom_nodes: {nodes_dir}\n  reward_models: {self.reward_dir}\n")
         return cfg
 
     def command(self, *more) -> list[str]:
@@ -53,7 +54,7 @@ class ComfyServer:
                 "--extra-model-paths-config", str(self._extra_paths()), *self.extra_args, *more]
 
     def start(self, timeout: float = 180) -> "ComfyServer":
-        for d in ("output", "temp", "user/default"):
+        for d in ("output", "temp", "user/default", "reward_models"):
             (self.workdir / d).mkdir(parents=True, exist_ok=True)
         # a browser session should open on the graph, not on the first-run template browser
         settings = self.workdir / "user" / "default" / "comfy.settings.json"

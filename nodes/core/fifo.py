@@ -136,6 +136,33 @@ def cost(f: int, n: int, lookahead: bool = True, windows_per_call: int = 1, cfg:
             "queue_frames": f * n + prefix_length(f, lookahead)}
 
 
+def memory(f: int, n: int, lookahead: bool, windows_per_call: int, num_frames: int, given: int, frame_bytes: int,
+           out_frame_bytes: int, cfg: bool = True) -> dict:
+    """Bytes of the latent buffers of one run (the network's own activations are not counted).
+    output: num_frames frames, growing with the length. working: fixed, whatever the length: the queue and its
+    snapshot (f*n + P frames each), the f-frame base clip, the given video (continue), and per model call the
+    windows' input and its layout copy, the model's batch in and out (doubled with CFG), the denoised windows
+    and their per-prompt merge. frame_bytes: one frame of every video in float32; out_frame_bytes: in the
+    output's dtype."""
+    per_call = max(1, min(windows_per_call, 2 * n if lookahead else n))
+    mult = 2 if cfg else 1
+    frames = 2 * (f * n + prefix_length(f, lookahead)) + f + given + per_call * f * (4 + 2 * mult)
+    return {"output": num_frames * out_frame_bytes, "working": frames * frame_bytes}
+
+
+def max_frames(available: int, working: int, out_frame_bytes: int) -> int:
+    """The longest output that fits next to the working buffers in `available` bytes (0 if none does)."""
+    return max(0, (available - working) // max(out_frame_bytes, 1))
+
+
+def size_text(nbytes: float) -> str:
+    """1536 -> '1.5 KB' (powers of 1024, as memory is counted)."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if nbytes < 1024 or unit == "TB":
+            return f"{nbytes:.0f} bytes" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+
+
 def ancestral_step(x, denoised, sigma, sigma_next, eta: float, noise=None, flow: bool = False):
     """The paper's DDIM(eta) step, per frame, in sigma space (eta = 0: Euler; eta = 1: the official
     setting): k-diffusion's Euler-ancestral step, or ComfyUI's rectified-flow variant for flow models.

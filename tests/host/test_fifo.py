@@ -312,3 +312,30 @@ def test_model_calls_match_the_cost_shown_to_the_user(lookahead, per_call, start
     assert counter["calls"] == c["base_calls"] + iterations * c["calls_per_frame"]
     base_frames = c["base_calls"] * 4 * (2 if cfg != 1 else 1)        # f frames per base call, cond + uncond
     assert counter["batch"] == base_frames + iterations * c["frame_evals_per_frame"]
+
+
+@pytest.mark.parametrize("layout", ["frames_in_batch", "video_5d"])
+def test_an_output_that_cannot_fit_is_refused_before_any_work(monkeypatch, layout):
+    """The limit is set to the working buffers plus 6 output frames: 6 frames run, 7 are refused with the figures."""
+    model, counter = count_model_calls(demo.demo_model(layout, "flow" if layout == "video_5d" else "eps"))
+    lat = empty(layout)
+    per_frame = lat["samples"].numel() // 2 * 4                        # float32, one frame
+    working = F.memory(4, 2, True, 1, 7, 0, per_frame, per_frame, cfg=True)["working"]
+    monkeypatch.setattr(host, "memory_limit", lambda device: working + 6 * per_frame)
+    with pytest.raises(host.NodeInputError) as e:
+        run(model, lat, num_frames=7)
+    text = str(e.value)
+    assert text.startswith(f"[{fifo.NODE}] num_frames: 7 frames of [") and "lower num_frames (at most 6 fit" in text
+    assert F.size_text(7 * per_frame) in text and "the queue does not" in text
+    assert counter["calls"] == 0
+    assert run(model, lat, num_frames=6).shape[2 if layout == "video_5d" else 0] == 6
+    assert counter["calls"] > 0
+
+
+def test_a_million_frames_of_a_large_latent_are_refused_with_the_figure():
+    """The declared maximum num_frames at 4096 px: terabytes, refused before the output is allocated."""
+    model, counter = count_model_calls(demo.demo_model())
+    with pytest.raises(host.NodeInputError, match=r"num_frames: 1000000 frames of \[4, 512, 512\] latents need "
+                                                  r"3\.8 TB for the output"):
+        run(model, {"samples": torch.zeros(2, 4, 512, 512)}, num_frames=1000000)
+    assert counter["calls"] == 0

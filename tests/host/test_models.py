@@ -60,7 +60,7 @@ def test_demo_model_both_sampler_paths_agree(demo):
 
 def test_demo_decoder_gives_rgb_frames(demo):
     model = demo.demo_model("video_5d", "flow")
-    dec = demo.Decoder(model.model.latent_format, 16)
+    dec = demo.Decoder(model.model.latent_format, 16, "video_5d")
     img = dec.decode(torch.randn(2, 16, 3, 4, 5))
     assert img.shape == (6, 32, 40, 3) and 0 <= img.min() and img.max() <= 1
 

@@ -150,3 +150,22 @@ def test_check_rejects_bad_settings():
     assert "windows_per_call" in F.check(16, 4, 10, 0, F.GENERATE, 0, True)
     assert "more than 30" in F.check(16, 4, 30, 1, F.CONTINUE, 30, True)
     assert F.check(16, 4, 30, 1, F.CONTINUE, 30, False) == ""
+
+
+def test_memory_output_grows_with_the_length_the_queue_does_not():
+    a = F.memory(16, 4, True, 1, 100, 0, frame_bytes=1000, out_frame_bytes=500)
+    b = F.memory(16, 4, True, 1, 100000, 0, frame_bytes=1000, out_frame_bytes=500)
+    assert a["output"] == 100 * 500 and b["output"] == 100000 * 500
+    assert a["working"] == b["working"]
+    # queue + snapshot (64 + 8 each), base clip (16), one window per call: 16 frames x (4 + 2 x 2 with CFG)
+    assert a["working"] == (2 * 72 + 16 + 16 * 8) * 1000
+    assert F.memory(16, 4, True, 1, 100, 0, 1000, 500, cfg=False)["working"] == (2 * 72 + 16 + 16 * 6) * 1000
+    more = F.memory(16, 4, True, 99, 100, 0, 1000, 500)["working"]                # 8 windows per call at most
+    assert more == (2 * 72 + 16 + 8 * 16 * 8) * 1000
+    assert F.memory(16, 4, True, 1, 100, 40, 1000, 500)["working"] == a["working"] + 40 * 1000
+
+
+def test_max_frames_and_size_text():
+    assert F.max_frames(10_500, 500, 100) == 100 and F.max_frames(100, 500, 100) == 0
+    assert F.size_text(512) == "512 bytes" and F.size_text(1536) == "1.5 KB"
+    assert F.size_text(65536000000) == "61.0 GB" and F.size_text(5 * 1024 ** 4) == "5.0 TB"
