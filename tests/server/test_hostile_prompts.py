@@ -355,14 +355,8 @@ def reference(server):
     return out
 
 
-# issue 12 item 3 (reward-loader messages that name folder and file) is done on another branch: until it lands
-# these fail with the library's bare text; strict, so that the suite says when to remove the mark
-PENDING = {"reward_damaged_vocab", "reward_damaged_config"}
-ITEM_3 = pytest.mark.xfail(strict=True, reason="issue 12 item 3: the loader does not name the damaged file yet")
-
-
 @pytest.mark.parametrize("case,save,change,expect",
-                         [pytest.param(*c, id=c[0], marks=[ITEM_3] if c[0] in PENDING else []) for c in CASES])
+                         [pytest.param(*c, id=c[0]) for c in CASES])
 def test_hostile_prompt(server, reference, case, save, change, expect):
     prompt = copy.deepcopy(good_prompt(tag=f"bad_{case}"))
     change(prompt)
