@@ -231,7 +231,7 @@ def check_model(model, layout):
     if not layout.is_5d:
         return
     if host.per_frame_timesteps(model):
-        host.log_once("fifo_5d", f"[{NODE}] per-frame timesteps on a 5D model are experimental.")
+        host.notice("fifo_5d", f"{NODE}: per-frame timesteps on a 5D model are experimental.")
         return
     host.fail(NODE, f"model: {type(model.model).__name__} is a 5D video model whose network takes one timestep per "
                     "video, but FIFO-Diffusion needs one per frame. Supported: frames-in-batch models "

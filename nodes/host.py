@@ -153,6 +153,12 @@ def show_text(text: str, node_id: str | None = None) -> None:
             srv.send_progress_text(text, n)
 
 
+def notice(key: str, text: str, node_id: str | None = None) -> None:
+    """A pass-through or degraded mode: shown on the node every time, logged once per process."""
+    log_once(key, text)
+    show_text(text, node_id=node_id)
+
+
 def check_cancel() -> None:
     """Raise ComfyUI's interrupt exception if the user pressed cancel."""
     comfy.model_management.throw_exception_if_processing_interrupted()

@@ -138,6 +138,7 @@ class IVMixedGuider(comfy.samplers.CFGGuider):
         # two ModelPatchers over one BaseModel (AnimateDiff-Evolved's clone with the motion module)
         self.shared = video_model is not image_model and video_model.is_clone(image_model)
         self.image_original_conds = {}
+        self.node_id = host.executing_node_id()  # the guider node: notices show there, not only on the sampler
 
     def set_image_conds(self, positive, negative):
         self.image_original_conds = {"positive": comfy.sampler_helpers.convert_cond(positive),
@@ -152,13 +153,14 @@ class IVMixedGuider(comfy.samplers.CFGGuider):
         self.layout = host.video_layout(self.model_patcher, latent_image, NODE)
         im = self.image_model
         if self.layout.is_5d:
-            host.log_once("ivmixed-5d", f"{NODE}: 5D latent, the image model sees each latent frame as a one-frame "
-                                        "video (experimental: with a causal VAE only frame 0 is an image latent).")
+            host.notice("ivmixed-5d", f"{NODE}: 5D latent, the image model sees each latent frame as a one-frame "
+                                      "video (experimental: with a causal VAE only frame 0 is an image latent).",
+                        self.node_id)
         if host.sigma_max(self.model_patcher) > host.sigma_max(im) * 1.001:
-            host.log_once("ivmixed-clamp", f"{NODE}: the video model's schedule reaches sigma "
-                                           f"{host.sigma_max(self.model_patcher):.1f}, the image model's only "
-                                           f"{host.sigma_max(im):.1f}: above that the image model is told its highest "
-                                           "timestep (same sigma, clamped label).")
+            host.notice("ivmixed-clamp", f"{NODE}: the video model's schedule reaches sigma "
+                                         f"{host.sigma_max(self.model_patcher):.1f}, the image model's only "
+                                         f"{host.sigma_max(im):.1f}: above that the image model is told its highest "
+                                         "timestep (same sigma, clamped label).", self.node_id)
         self.image_conds = {k: [c.copy() for c in v] for k, v in self.image_original_conds.items()}
         comfy.samplers.preprocess_conds_hooks(self.image_conds)
         self.image_options = comfy.model_patcher.create_model_options_clone(im.model_options)

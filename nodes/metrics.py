@@ -50,14 +50,22 @@ def flow_files() -> list[str]:
 _raft_cache: dict = {}
 
 
-def load_flow(name: str):
-    """(flow function or None, its name). RAFT models stay cached per file and modification time."""
+def flow_file(name: str) -> str | None:
+    """The RAFT weight file's path (None for the weight-free proxy); a clear error if it is missing."""
     if name == NO_FLOW:
-        return None, HORN_SCHUNCK
+        return None
     path = folder_paths.get_full_path(FLOW_FOLDER, name)
     if path is None:
         host.fail(METRICS, f"flow_model '{name}' is not in {folder_paths.get_folder_paths(FLOW_FOLDER)}: put a "
                            f"torchvision RAFT weight file there ({of.SOURCES}) and refresh, or pick '{NO_FLOW}'.")
+    return path
+
+
+def load_flow(name: str):
+    """(flow function or None, its name). RAFT models stay cached per file and modification time."""
+    path = flow_file(name)
+    if path is None:
+        return None, HORN_SCHUNCK
     key = (path, os.path.getmtime(path))
     if key not in _raft_cache:
         try:
@@ -139,6 +147,7 @@ def check_inputs(images, frames_per_video, fps, aesthetic_model, text_model, pro
 
 def measure(images, frames_per_video, fps, label, flow_model, batch_size, clip_vision=None, aesthetic_model=None,
             text_model=None, prompt="") -> MetricsResult:
+    flow_file(flow_model)
     check_inputs(images, frames_per_video, fps, aesthetic_model, text_model, prompt)
     flow, flow_name = load_flow(flow_model)
     (subject_name, subject), (background_name, background) = backbones(clip_vision, aesthetic_model, text_model)
@@ -252,6 +261,8 @@ def save_json(videos: list[dict], prefix: str) -> dict:
 
 
 class VideoMetrics(io.ComfyNode):
+    SELF_CHECKED = ("flow_model",)  # its own message says which folder the weight file goes in
+
     @classmethod
     def define_schema(cls):
         return io.Schema(
@@ -309,6 +320,7 @@ class VideoMetrics(io.ComfyNode):
     @classmethod
     def execute(cls, images, frames_per_video, fps, label, flow_model, batch_size, filename_prefix,
                 clip_vision=None, aesthetic_model=None, text_model=None, prompt=""):
+        host.check_inputs(cls, locals())
         result = measure(images, frames_per_video, fps, label, flow_model, batch_size, clip_vision,
                          aesthetic_model, text_model, prompt or "")
         text, image = summary(result.videos), plot(result.videos)
@@ -345,6 +357,7 @@ class CompareVideos(io.ComfyNode):
 
     @classmethod
     def execute(cls, metrics_1, metrics_2=None, metrics_3=None, metrics_4=None):
+        host.check_inputs(cls, locals())
         videos = [v for m in (metrics_1, metrics_2, metrics_3, metrics_4) if m is not None for v in m.videos]
         if len(videos) < 2:
             host.fail(COMPARE, f"there is {len(videos)} video to compare: connect a second Video Metrics result to "

@@ -69,8 +69,8 @@ def animate(model, positive, negative, cfg: float, samples: torch.Tensor, seed: 
     sigmas, a, b, lam, raw = plan(model, steps, scheduler, fraction, etas, max_weight)
     clamped = [k for k in range(len(raw)) if raw[k] > max_weight]
     if clamped:
-        host.log.info(f"{NIVSDS_NAME}: pull weight clamped to {max_weight} at step(s) {clamped} "
-                      f"(unclamped up to {float(raw.max()):.2f}).")
+        host.notice("nivsds-clamp", f"{NIVSDS_NAME}: pull weight clamped to {max_weight} at step(s) {clamped} "
+                                    f"(unclamped up to {float(raw.max()):.2f}).")
     noise = host.prepare_noise(samples, seed)
     progress = host.Progress(len(sigmas), model)
 

@@ -3,7 +3,6 @@ unpickles code (safetensors, or torch.load(weights_only=True)). Errors name the 
 import fnmatch
 import json
 import os
-import pickle
 import re
 import zipfile
 
@@ -147,7 +146,7 @@ def _torch_load_refusal(e: Exception) -> str:
         return (f"it holds pickled Python objects other than tensors{asks}, which torch.load(weights_only=True) "
                 "refuses and this pack never unpickles, as that could run code. Use the original checkpoint, or a "
                 ".safetensors conversion with the same keys")
-    if isinstance(e, pickle.UnpicklingError) and text.startswith("Weights only load failed"):
+    if type(e).__name__ == "UnpicklingError" and text.startswith("Weights only load failed"):
         return ("torch.load(weights_only=True) cannot read it as tensors: it is not a torch.save file of weights, or "
                 "it is damaged. Use the original checkpoint")
     return f"torch.load could not read it{quote(e)}: it is damaged or truncated. Download it again"

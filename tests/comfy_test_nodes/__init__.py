@@ -1,8 +1,12 @@
 """Test-only ComfyUI nodes: loaders for the tiny real models, for server and workflow tests.
 Loaded by the test servers through extra_model_paths; never shipped as part of the pack."""
+from collections import Counter
+
 from comfy_api.latest import ComfyExtension, io
 
 from . import tiny_models
+
+CALLS: Counter = Counter()  # model calls per (prompt id, id of the node that ran them)
 
 CATEGORY = "training-free-video/testing"
 
@@ -64,10 +68,48 @@ class LatentToImage(io.ComfyNode):
         return io.NodeOutput(torch.sigmoid(rgb).movedim(1, -1))
 
 
+class CountCalls(io.ComfyNode):
+    """MODEL -> MODEL that counts the network's calls per running node (sampler, FIFO, NI-VSDS...) and prompt, so
+    workflow tests can check each method's cost; `run` changes per run so nothing downstream is cached."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TFVTest_CountCalls", display_name="Count Model Calls", category=CATEGORY,
+            description="Counts APPLY_MODEL calls per executing node; read them at /tfv_test/calls/<prompt_id>.",
+            inputs=[io.Model.Input("model"), io.Int.Input("run", default=0, min=0, max=2**31)],
+            outputs=[io.Model.Output()])
+
+    @classmethod
+    def execute(cls, model, run):
+        import comfy.patcher_extension as pe
+        from comfy_execution.utils import get_executing_context
+
+        def count(executor, *args, **kwargs):
+            ctx = get_executing_context()
+            if ctx is not None:
+                CALLS[(ctx.prompt_id, ctx.node_id)] += 1
+            return executor(*args, **kwargs)
+        m = model.clone()
+        m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_test_count_calls", count)
+        return io.NodeOutput(m)
+
+
+def add_routes():
+    from aiohttp import web
+    from server import PromptServer
+
+    @PromptServer.instance.routes.get("/tfv_test/calls/{prompt_id}")
+    async def calls(request):
+        pid = request.match_info["prompt_id"]
+        return web.json_response({node: n for (p, node), n in CALLS.items() if p == pid})
+
+
 class TestExtension(ComfyExtension):
     async def get_node_list(self):
-        return [TinyModelLoader, TinyConditioning, LatentToImage]
+        return [TinyModelLoader, TinyConditioning, LatentToImage, CountCalls]
 
 
 async def comfy_entrypoint():
+    add_routes()
     return TestExtension()

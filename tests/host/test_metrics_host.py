@@ -165,7 +165,7 @@ def test_raft_from_the_optical_flow_folder(mx, tmp_path):
 @pytest.mark.parametrize("kw,match", [
     (dict(frames_per_video=3), "not a whole number of videos"),
     (dict(frames_per_video=2), "at least 3"),
-    (dict(fps=float("nan")), "fps is nan"),
+    (dict(fps=float("nan")), "fps: NaN is not a finite number"),
     (dict(flow_model="missing.pth"), "flow_model 'missing.pth' is not in"),
 ])
 def test_bad_inputs_fail_before_any_work(mx, kw, match):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import method_checks
 from metrics_checks import changed_metrics, comparisons
 from workflow_checks import api_prompt, rewrite_for_test, structure_errors, widget_errors, workflow_files
 
@@ -34,8 +35,25 @@ def test_workflow_runs_end_to_end(path, object_info, server, capsys):
     if replaced:
         with capsys.disabled():
             print(f"\n[{path.name}] replaced for the test host: " + "; ".join(replaced))
-    entry = server.run(prompt, timeout=600)
+    pid = server.queue(method_checks.counted(prompt, object_info))
+    entry = server.wait(pid, timeout=600)
     assert server.output_files(entry), "the workflow saved nothing"
+    methods = method_checks.present(prompt)
+    if methods:  # each method did its work: its calls over the bypassed graph's, and a different output
+        calls = server.get(f"/tfv_test/calls/{pid}")
+        plain_pid = server.queue(method_checks.counted(method_checks.bypassed(prompt), object_info))
+        plain_entry = server.wait(plain_pid, timeout=600)
+        plain = server.get(f"/tfv_test/calls/{plain_pid}")
+        extra = method_checks.expected_extra(prompt, plain)
+        with capsys.disabled():
+            print(f"\n[{path.name}] {', '.join(methods)}: model calls per node {calls}, bypassed {plain}")
+        assert extra, "no node runs the method"
+        for nid, n in extra.items():
+            base = 0 if prompt[nid]["class_type"] == "TFV_FIFOSampler" else plain.get(nid, 0)  # FIFO stays
+            assert calls.get(nid, 0) == base + n, (nid, prompt[nid]["class_type"], calls, plain, n)
+        outputs = lambda e: sorted(p.read_bytes() for p in server.output_files(e))
+        if set(methods) - {"TFV_FIFOSampler"}:
+            assert outputs(entry) != outputs(plain_entry), "bypassing the method changed no output"
     if any(n["type"] == "TFV_CompareVideos" for n in wf["nodes"]):
         assert comparisons(entry), "Compare Videos showed no table"
     for table in comparisons(entry):                       # Compare Videos: the method must change the metrics
