@@ -1,5 +1,5 @@
 """Did each method node in a workflow do its work? Runs an API prompt with its model calls counted per node
-(tests/comfy_test_nodes' TFVTest_CountCalls after every model loader), and again with every method node
+(tests/comfy_test_nodes' TFVTest_CountCalls on every MODEL link), and again with every method node
 bypassed, and checks the calls each method adds against its documented cost."""
 import copy
 import itertools
@@ -21,20 +21,19 @@ def _rewire(prompt, old, new):
 
 
 def counted(prompt: dict, object_info: dict) -> dict:
-    """The prompt with a fresh TFVTest_CountCalls after every MODEL output of a loader (a node with no MODEL
-    input), so every model call is counted and nothing downstream of a model comes from the cache."""
+    """The prompt with a fresh TFVTest_CountCalls on every MODEL link, so every model call is counted per running
+    node, and no node's result comes from the cache or from an identical node (each link's counter differs)."""
     p = copy.deepcopy(prompt)
     run = next(_runs)
     for nid, node in list(p.items()):
-        info = object_info.get(node["class_type"], {})
-        inputs = {**info.get("input", {}).get("required", {}), **info.get("input", {}).get("optional", {})}
-        if any(spec[0] == "MODEL" for spec in inputs.values()):
-            continue
-        for slot, kind in enumerate(info.get("output", [])):
-            if kind == "MODEL":
-                cid = f"count_{nid}_{slot}"
-                _rewire(p, [nid, slot], [cid, 0])
-                p[cid] = {"class_type": "TFVTest_CountCalls", "inputs": {"model": [nid, slot], "run": run}}
+        for name, ref in list(node["inputs"].items()):
+            if not (isinstance(ref, list) and len(ref) == 2 and ref[0] in prompt):
+                continue
+            outputs = object_info.get(prompt[ref[0]]["class_type"], {}).get("output", [])
+            if ref[1] < len(outputs) and outputs[ref[1]] == "MODEL":
+                cid = f"count_{nid}_{name}"
+                p[cid] = {"class_type": "TFVTest_CountCalls", "inputs": {"model": ref, "run": run * 1000 + len(p)}}
+                node["inputs"][name] = [cid, 0]
     return p
 
 

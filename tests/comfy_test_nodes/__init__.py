@@ -91,6 +91,7 @@ class CountCalls(io.ComfyNode):
                 CALLS[(ctx.prompt_id, ctx.node_id)] += 1
             return executor(*args, **kwargs)
         m = model.clone()
+        m.remove_wrappers_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_test_count_calls")  # chained: count once
         m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, "tfv_test_count_calls", count)
         return io.NodeOutput(m)
 
