@@ -67,21 +67,23 @@ def network_denoised(model, layout, x, sigma, context):
     base = model.model
     ms = base.model_sampling
     if layout == "frames_in_batch":
-        return base.apply_model(x, sigma, c_crossattn=context, transformer_options={"sigmas": sigma})
+        return base.apply_model(x, sigma, c_crossattn=context.repeat(len(x), 1, 1),
+                                transformer_options={"sigmas": sigma})
     xc = ms.calculate_input(sigma, x)
     out = base.diffusion_model(frames_to_latent(xc, layout), ms.timestep(sigma)[None].float(), context=context,
                                transformer_options={})
     return ms.calculate_denoised(sigma, latent_to_frames(out, layout).float(), x)
 
 
-def window_denoised(model, layout, x, sigma, prompts, cfg):
-    """CFG estimate of one window (uncond + cfg * (cond - uncond)); prompts[i] is frame i's conditioning. The
-    window is run once per prompt among its frames and each frame keeps the estimate made with its own prompt."""
-    uncond = network_denoised(model, layout, x, sigma, NEG[0][0])
+def window_denoised(model, layout, x, sigma, prompts, negative, cfg):
+    """CFG estimate of one window (uncond + cfg * (cond - uncond); cond alone at cfg 1); prompts[i] is frame i's
+    conditioning. The window is run once per prompt among its frames and each frame keeps the estimate made with
+    its own prompt."""
+    uncond = network_denoised(model, layout, x, sigma, negative[0][0]) if cfg != 1 else 0
     out = torch.empty_like(x)
     for prompt in {id(p): p for p in prompts}.values():
         cond = network_denoised(model, layout, x, sigma, prompt[0][0])
-        d = uncond + cfg * (cond - uncond)
+        d = uncond + cfg * (cond - uncond) if cfg != 1 else cond
         for i, p in enumerate(prompts):
             if p is prompt:
                 out[i] = d[i]
@@ -105,10 +107,9 @@ def ddim_step(x, d, sigma, sigma_next, eta, z, flow):
     return d + down * (x - d) / sigma + (up * z if up > 0 else 0)
 
 
-def base_clip(model, layout, seed, f, eta, sigmas, prompt, cfg):
+def base_clip(model, layout, shape, seed, f, eta, sigmas, prompt, negative, cfg):
     """Spec b.1: an f-frame clip sampled by ComfyUI's own euler / euler_ancestral (SamplerCustomAdvanced) from
     the frame-indexed base noise; returned as model-space frames [f, C, H, W]."""
-    shape = (16, SIZE, SIZE) if layout == "video_5d" else (4, SIZE, SIZE)
     z = frames_to_latent(torch.stack([F.frame_noise(seed, F.BASE_ENTRY, k, 0, shape) for k in range(f)]), layout)
 
     def noise_sampler(sigma, sigma_next):
@@ -118,14 +119,14 @@ def base_clip(model, layout, seed, f, eta, sigmas, prompt, cfg):
     kd = comfy.samplers.k_diffusion_sampling
     sampler = (comfy.samplers.KSAMPLER(kd.sample_euler_ancestral, {"eta": eta, "noise_sampler": noise_sampler})
                if eta else comfy.samplers.KSAMPLER(kd.sample_euler))
-    guider = result(ncs.CFGGuider.execute(model, prompt, NEG, cfg))[0]
+    guider = result(ncs.CFGGuider.execute(model, prompt, negative, cfg))[0]
     out = result(ncs.SamplerCustomAdvanced.execute(FrameNoise(z), guider, sampler, sigmas,
                                                    {"samples": torch.zeros_like(z)}))[0]["samples"]
     return latent_to_frames(model.model.latent_format.process_in(out), layout)
 
 
-def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, seed=3, cfg=2.0, scheduler="normal",
-                   marked=lambda prompt: False):
+def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, negative=NEG, size=SIZE, seed=3,
+                   cfg=2.0, scheduler="normal", marked=lambda prompt: False):
     """FIFO-Diffusion's output latent (generate mode) and, per output frame, whether its value can depend on the
     prompts for which marked(prompt) is true (a frame depends on them once it is updated with such a prompt or
     from a window whose input depends on them).
@@ -150,10 +151,10 @@ def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, s
     assert sorted(e for _, stop, upd in wins for e in range(upd, stop)) == list(range(pre, pre + big_n))
     top = float(sigmas[0]) > float(ms.sigma_max) or math.isclose(float(sigmas[0]), float(ms.sigma_max), rel_tol=1e-5)
 
-    shape = (16, SIZE, SIZE) if layout == "video_5d" else (4, SIZE, SIZE)
+    shape = (16 if layout == "video_5d" else 4, size, size)
     noise = lambda stream, s, j=0: F.frame_noise(seed, stream, s, j, shape)  # noqa: E731
     prompt = lambda s: prompt_of(max(s, 0))                             # noqa: E731  warm-up copies: frame 0's
-    base = base_clip(model, layout, seed, f, eta, sigmas, prompt(0), cfg)
+    base = base_clip(model, layout, shape, seed, f, eta, sigmas, prompt(0), negative, cfg)
     head = f - big_n                                                   # frame at the head before iteration 0
     frame = lambda t, e: head + t + e - pre                            # noqa: E731  frame in slot e at iteration t
     queue, dep = [], []
@@ -168,7 +169,7 @@ def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, s
             ids = [frame(t, e) for e in range(start, stop)]
             prompts = [prompt(s) for s in ids]
             d = window_denoised(model, layout, torch.stack(snap[start:stop]), torch.stack(level[start:stop]),
-                                prompts, cfg)
+                                prompts, negative, cfg)
             for e in range(update, stop):
                 z = noise(F.STEP, ids[e - start], e - pre) if eta else None
                 queue[e] = ddim_step(snap[e], d[e - start], level[e], goal[e], eta, z, flow)
@@ -207,6 +208,16 @@ def test_equals_an_independent_fifo_on_a_model_whose_frames_interact(layout, par
     ref, _ = fifo_reference(model, layout, frames, f, n, lookahead, eta, lambda s: POS, scheduler=scheduler)
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, atol=5e-5, rtol=0), (out - ref).abs().max()
+
+
+def test_equals_the_independent_fifo_on_a_network_that_knows_frame_order():
+    """The analytic prior is time-symmetric (correlation rho^|i-j|), so it cannot tell a window from the same
+    window reversed with its levels; the tiny SD-style UNet with temporal layers (seeded random weights) can."""
+    model = tiny_models.tiny_animatediff(0)
+    pos, neg = (tiny_models.conditioning(tiny_models.UNET_CONTEXT_DIM, s) for s in (1, 2))
+    out = run(model, empty("frames_in_batch"), num_frames=3, partitions=1, cfg=1.0, positive=pos, negative=neg)
+    ref, _ = fifo_reference(model, "frames_in_batch", 3, 4, 1, True, 1.0, lambda s: pos, negative=neg, cfg=1.0)
+    assert torch.allclose(out, ref, atol=5e-5, rtol=1e-5), (out - ref).abs().max()
 
 
 @pytest.mark.parametrize("layout,par,lookahead", [("frames_in_batch", "eps", True), ("frames_in_batch", "eps", False),
