@@ -126,17 +126,22 @@ def base_clip(model, layout, shape, seed, f, eta, sigmas, prompt, negative, cfg)
 
 
 def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, negative=NEG, size=SIZE, seed=3,
-                   cfg=2.0, scheduler="normal", marked=lambda prompt: False):
-    """FIFO-Diffusion's output latent (generate mode) and, per output frame, whether its value can depend on the
-    prompts for which marked(prompt) is true (a frame depends on them once it is updated with such a prompt or
-    from a window whose input depends on them).
+                   cfg=2.0, scheduler="normal", given=None, keep_given=True, marked=lambda prompt: False):
+    """FIFO-Diffusion's output latent and, per output frame, whether its value can depend on the prompts for which
+    marked(prompt) is true (a frame depends on them once it is updated with such a prompt or from a window whose
+    input depends on them).
 
     The queue holds N = f*n frames; slot j (0 = head) is at level lv[j] = sigmas[N-1-j] and every iteration steps
     it to lv[j-1] (the head to 0). The model sees windows of f slots with one sigma per frame: without lookahead
     the n partitions [k*f, (k+1)*f), each updated whole; with lookahead f/2 clean frames (the last ones dequeued,
     labelled sigma_min) sit before the head and 2n windows start every f/2 slots, each updating its second half.
-    All windows read the queue as it was before the iteration. Then the clean head leaves and noise enters."""
+    All windows read the queue as it was before the iteration. Then the clean head leaves and noise enters.
+    Generate (given None): the queue starts as the base clip forward-noised, frames before 0 being copies of its
+    first frame, and the N - f warm-up frames are dropped. Continue (given: a latent of G frames): the queue starts
+    at frame G - N and every slot that holds a given frame is set to it, forward-noised to the slot's level, before
+    each iteration; the output is the given frames (keep_given) and then the new ones."""
     ms = model.get_model_object("model_sampling")
+    fmt = model.model.latent_format
     flow = isinstance(ms, comfy.model_sampling.CONST)
     big_n = f * n
     sigmas = comfy.samplers.calculate_sigmas(ms, scheduler, big_n).float()
@@ -150,20 +155,36 @@ def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, n
         wins = [(k * f, (k + 1) * f, k * f) for k in range(n)]
     assert sorted(e for _, stop, upd in wins for e in range(upd, stop)) == list(range(pre, pre + big_n))
     top = float(sigmas[0]) > float(ms.sigma_max) or math.isclose(float(sigmas[0]), float(ms.sigma_max), rel_tol=1e-5)
-
     shape = (16 if layout == "video_5d" else 4, size, size)
-    noise = lambda stream, s, j=0: F.frame_noise(seed, stream, s, j, shape)  # noqa: E731
-    prompt = lambda s: prompt_of(max(s, 0))                             # noqa: E731  warm-up copies: frame 0's
-    base = base_clip(model, layout, shape, seed, f, eta, sigmas, prompt(0), negative, cfg)
-    head = f - big_n                                                   # frame at the head before iteration 0
-    frame = lambda t, e: head + t + e - pre                            # noqa: E731  frame in slot e at iteration t
-    queue, dep = [], []
-    for e in range(pre + big_n):                                       # b.1: the base clip, forward-noised
-        src = base[min(max(frame(0, e), 0), f - 1)]
-        queue.append(src.clone() if e < pre else ms.noise_scaling(level[e], noise(F.ENTRY, frame(0, e)), src))
-        dep.append(False)
-    out, out_dep = [None] * num_frames, [None] * num_frames
-    for t in range(num_frames - head):
+
+    def noise(stream, s, j=0):
+        return F.frame_noise(seed, stream, s, j, shape)
+
+    def prompt(s):
+        return prompt_of(max(s, 0))                                    # warm-up copies: frame 0's
+
+    if given is None:
+        src = base_clip(model, layout, shape, seed, f, eta, sigmas, prompt(0), negative, cfg)
+        count, head, first_out = 0, f - big_n, 0
+    else:
+        src = latent_to_frames(fmt.process_in(given), layout)
+        count = len(src)
+        head, first_out = count - big_n, 0 if keep_given else count
+
+    def frame(t, e):                                                   # the frame in slot e at iteration t
+        return head + t + e - pre
+
+    def source(t, e):                                                  # a known frame, forward-noised to its slot
+        s = frame(t, e)
+        x0 = src[min(max(s, 0), len(src) - 1)]
+        return x0.clone() if e < pre else ms.noise_scaling(level[e], noise(F.ENTRY, s), x0)
+
+    queue, dep = [source(0, e) for e in range(pre + big_n)], [False] * (pre + big_n)
+    out, out_dep = [None] * (first_out + num_frames - count), [False] * num_frames
+    for t in range(first_out + num_frames - head):
+        for e in range(pre + big_n):
+            if given is not None and frame(t, e) < count:
+                queue[e], dep[e] = source(t, e), False
         snap, snap_dep = [q.clone() for q in queue], list(dep)
         for start, stop, update in wins:
             ids = [frame(t, e) for e in range(start, stop)]
@@ -174,13 +195,16 @@ def fifo_reference(model, layout, num_frames, f, n, lookahead, eta, prompt_of, n
                 z = noise(F.STEP, ids[e - start], e - pre) if eta else None
                 queue[e] = ddim_step(snap[e], d[e - start], level[e], goal[e], eta, z, flow)
                 dep[e] = any(snap_dep[start:stop]) or marked(prompts[e - start])
-        if 0 <= frame(t, pre) < num_frames:
-            out[frame(t, pre)], out_dep[frame(t, pre)] = queue[pre], dep[pre]
+        s = frame(t, pre)
+        if s >= count and 0 <= s - first_out < num_frames:
+            out[s - count], out_dep[s - first_out] = queue[pre], dep[pre]
         tail = noise(F.ENTRY, frame(t + 1, pre + big_n - 1))
         queue = queue[1:] + [ms.noise_scaling(lv[-1], tail, torch.zeros_like(tail), top)]
         dep = dep[1:] + [False]
-    latent = frames_to_latent(torch.stack(out), layout)
-    return model.model.latent_format.process_out(latent), out_dep
+    new = fmt.process_out(frames_to_latent(torch.stack(out), layout))
+    if given is None or not keep_given:
+        return new, out_dep
+    return torch.cat([given, new], dim=2 if layout == "video_5d" else 0), out_dep    # given frames unchanged
 
 
 REFERENCE = [  # layout, parameterization, partitions, lookahead, eta, scheduler, windows_per_call
@@ -218,6 +242,28 @@ def test_equals_the_independent_fifo_on_a_network_that_knows_frame_order():
     out = run(model, empty("frames_in_batch"), num_frames=3, partitions=1, cfg=1.0, positive=pos, negative=neg)
     ref, _ = fifo_reference(model, "frames_in_batch", 3, 4, 1, True, 1.0, lambda s: pos, negative=neg, cfg=1.0)
     assert torch.allclose(out, ref, atol=5e-5, rtol=1e-5), (out - ref).abs().max()
+
+
+CONTINUE = [  # layout, parameterization, partitions, lookahead, keep_given_frames, given frames
+    ("frames_in_batch", "eps", 2, True, True, 5),                   # fewer given frames than queue slots
+    ("frames_in_batch", "v_prediction", 1, False, False, 6),
+    ("video_5d", "flow", 1, True, True, 7),
+]
+
+
+@pytest.mark.parametrize("layout,par,n,lookahead,keep,count", CONTINUE)
+def test_continue_equals_the_independent_fifo(layout, par, n, lookahead, keep, count):
+    """Continue: the given frames fill the queue and stay pinned (forward-noised to each slot's level) while new
+    frames are made next to them, frames interacting (rho 0.9)."""
+    model = demo.demo_model(layout, par, rho=0.9)
+    given = torch.randn(empty(layout, frames=count)["samples"].shape, generator=torch.Generator().manual_seed(0))
+    frames = count + 4 if keep else 4
+    out = run(model, {"samples": given}, start="continue", num_frames=frames, partitions=n, lookahead=lookahead,
+              keep_given_frames=keep)
+    ref, _ = fifo_reference(model, layout, frames, 4, n, lookahead, 1.0, lambda s: POS, given=given,
+                            keep_given=keep)
+    assert out.shape == ref.shape
+    assert torch.allclose(out, ref, atol=5e-5, rtol=0), (out - ref).abs().max()
 
 
 @pytest.mark.parametrize("layout,par,lookahead", [("frames_in_batch", "eps", True), ("frames_in_batch", "eps", False),
