@@ -134,7 +134,8 @@ def filter_inputs():
                                "ellipsoid of radii d_t, d_s, d_s. box: hard box |f_t| <= d_t, |f_h|, |f_w| <= d_s."),
         io.Float.Input("d_s", default=0.25, min=0.0, max=1.0, step=0.01,
                        tooltip="Spatial cut-off as a fraction of the highest spatial frequency (1 = Nyquist). "
-                               "Frequencies below it come from the low input. Paper: 0.25."),
+                               "Lower frequencies are kept (FreeInit: from the previous pass; Frequency Mix: from "
+                               "the low input). Paper: 0.25."),
         io.Float.Input("d_t", default=0.25, min=0.0, max=1.0, step=0.01,
                        tooltip="Temporal cut-off as a fraction of the highest temporal (frame-to-frame) "
                                "frequency. Paper: 0.25. 0 keeps only the average over frames."),

@@ -28,6 +28,20 @@ def test_node_ids_are_unique_prefixed_and_described(schemas):
             assert o.tooltip, f"{s.node_id} output {o.id or o.display_name} has no tooltip"
 
 
+def test_tooltips_name_only_inputs_the_node_has(schemas):
+    """A tooltip that says "the X input" (X a word such as low, high) must be on a node with input X,
+    or say which node it means ("Frequency Mix: from the low input")."""
+    for s in schemas:
+        names = {i.id for i in s.inputs or []}
+        for i in s.inputs or []:
+            for clause in re.split(r"[;.]", i.tooltip):
+                if s.display_name in clause:  # the clause says which node it is about
+                    continue
+                other = next((t.display_name for t in schemas if t.display_name + ":" in clause), None)
+                for word in re.findall(r"\bthe (\w+) input\b", clause):
+                    assert other or word in names, f"{s.node_id}.{i.id} speaks of a '{word}' input it does not have"
+
+
 def test_every_node_has_a_help_page(schemas):
     for s in schemas:
         page = REPO / "js" / "docs" / f"{s.node_id}.md"
