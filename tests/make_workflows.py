@@ -246,7 +246,7 @@ def demo_i4vgen(g):
         [("Models and prompts", [[image, video], [pos, neg]]), ("1. Candidates", [[empty, cand], [dec1, reward]]),
          ("2. Rank by reward", [[rank]])],
         [("3. Static video and NI-VSDS", [[static, vsds]]), ("4. Regenerate", [[regen, dec2], [plain, dec3]]),
-         ("Output: with NI-VSDS (top) and without", [[save, save_plain]])]])
+         ("Output: with NI-VSDS (left) and without", [[save], [save_plain]])]])
 
 
 # ------------------------------------------------------------------------------ real models (downloads)

@@ -15,6 +15,7 @@ from workflow_api import has_control_value, input_specs, is_widget
 NODE_TITLE = 30    # LiteGraph.NODE_TITLE_HEIGHT: drawn above a node's pos
 GROUP_TITLE = 34   # a group's title bar: font_size 24 x 1.4
 PAD, GAP = 16, 40  # group padding; space between nodes
+DOM_WIDGETS = {"TFV_FreeInit": 150, "TFV_FrequencyMix": 150}  # px the pack's extension adds (filter plot)
 
 
 def boxes(wf: dict) -> list[tuple[str, list[float]]]:
@@ -27,7 +28,11 @@ def boxes(wf: dict) -> list[tuple[str, list[float]]]:
 
 def layout_overlaps(wf: dict) -> list[str]:
     """Pairs of nodes / group title bars that overlap, as the frontend would draw them."""
-    b = boxes(wf)
+    return overlaps(boxes(wf))
+
+
+def overlaps(b: list[tuple[str, list[float]]]) -> list[str]:
+    """Pairs of (label, [x, y, w, h]) boxes that overlap."""
     hits = []
     for i, (na, (ax, ay, aw, ah)) in enumerate(b):
         for nb, (bx, by, bw, bh) in b[i + 1:]:
@@ -78,7 +83,10 @@ class UIGraph:
                         and isinstance(spec[1], dict) and spec[1].get("multiline"))
         widgets_n = sum(1 for _, spec, _ in input_specs(info) if is_widget(spec))
         if size == (320, 200):  # at least what the frontend draws, so that stacked nodes do not overlap
-            size = (320, 30 + 22 * max(len(inputs), len(info["output"])) + 26 * widgets_n + 100 * multiline)
+            size = (320, 38 + 22 * max(len(inputs), len(info["output"])) + 26 * widgets_n + 100 * multiline
+                    + DOM_WIDGETS.get(ntype, 0))
+        if title:  # the frontend widens a node to fit its title
+            size = (max(size[0], round(7.3 * len(title) + 40)), size[1])
         col, row = divmod(len(self.nodes), 3)
         node = {"id": node_id, "type": ntype, "pos": list(pos or (50 + 380 * col, 50 + 260 * row)),
                 "size": list(size), "flags": {}, "order": len(self.nodes), "mode": 0, "inputs": inputs,
@@ -108,7 +116,7 @@ class UIGraph:
         lines = sum(max(1, -(-len(line) // 62)) for line in text.splitlines())
         node_id = len(self.nodes) + 1
         self.nodes.append({"id": node_id, "type": "MarkdownNote", "title": "Read me", "pos": list(pos),
-                           "size": [width, 40 + 21 * lines], "flags": {}, "order": len(self.nodes), "mode": 0,
+                           "size": [width, 40 + 17 * lines], "flags": {}, "order": len(self.nodes), "mode": 0,
                            "inputs": [], "outputs": [], "properties": {}, "widgets_values": [text],
                            "color": "#432", "bgcolor": "#653"})
         return node_id
