@@ -10,6 +10,7 @@ from workflow_builder import overlaps
 from workflow_checks import external_nodes, workflow_files
 
 FILES = workflow_files()
+REPO_DOCS = workflow_files()[0].parents[1] / "js" / "docs"
 PACK = "training-free-video"  # the pack's folder name in custom_nodes: its template category
 ADE_FILES = [f for f in FILES if "ADE_" in f.read_text()]
 DEMO_FILES = [f for f in FILES if f.stem.startswith("Demo ")]
@@ -142,6 +143,29 @@ def test_demo_runs_and_shows_its_video_large(editor, path):
     assert overlaps(editor.js(DRAWN_BOXES)) == []
     editor.shot(f"demo_after_run_{path.stem}")
     assert editor.pack_errors() == []
+
+
+HELP_NODES = sorted(p.stem for p in (REPO_DOCS).glob("TFV_*.md"))
+HELP_FIT = """() => { const c = document.querySelector('.node-help-content');
+    if (!c || !c.querySelector('h1')) return null;
+    const right = c.getBoundingClientRect().right + 1;
+    const wide = [...c.querySelectorAll('table, pre, img, p, li')].filter(e => e.getBoundingClientRect().right > right
+        || e.scrollWidth > e.clientWidth + 1).map(e => `${e.tagName}: ${e.textContent.slice(0, 60)}`);
+    return {width: c.clientWidth, wide, tables: c.querySelectorAll('table').length, top: c.innerText.slice(0, 400)}; }"""
+
+
+@pytest.mark.parametrize("node_id", HELP_NODES)
+def test_help_page_fits_the_default_sidebar(editor, node_id):
+    """Open the node's help as a user does (selection toolbox → info) in the default sidebar width."""
+    add_node(editor, node_id)
+    editor.js("() => { window.tfvNode.pos = [300, 300]; window.app.canvas.selectNode(window.tfvNode);"
+              " window.app.canvas.setDirty(true, true); }")  # the selection toolbox shows above the node
+    editor.page.locator("[data-testid=info-button]").click()
+    editor.page.wait_for_function(HELP_FIT, timeout=30000)
+    fit = editor.js(HELP_FIT)
+    assert fit["wide"] == [], fit
+    assert "Set first:" in fit["top"]
+    editor.page.screenshot(path=str(editor_artifacts() / f"help_{node_id}.png"))
 
 
 def ranking_workflow(object_info, candidates=6):
