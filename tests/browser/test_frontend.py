@@ -146,6 +146,7 @@ def test_demo_runs_and_shows_its_video_large(editor, path):
 
 
 HELP_NODES = sorted(p.stem for p in (REPO_DOCS).glob("TFV_*.md"))
+HELP_TITLES = {n: (REPO_DOCS / f"{n}.md").read_text().splitlines()[0][2:].strip() for n in HELP_NODES}
 HELP_FIT = """() => { const c = document.querySelector('.node-help-content');
     if (!c || !c.querySelector('h1')) return null;
     const right = c.getBoundingClientRect().right + 1;
@@ -154,18 +155,20 @@ HELP_FIT = """() => { const c = document.querySelector('.node-help-content');
     return {width: c.clientWidth, wide, tables: c.querySelectorAll('table').length, top: c.innerText.slice(0, 400)}; }"""
 
 
-@pytest.mark.parametrize("node_id", HELP_NODES)
-def test_help_page_fits_the_default_sidebar(editor, node_id):
-    """Open the node's help as a user does (selection toolbox → info) in the default sidebar width."""
-    add_node(editor, node_id)
-    editor.js("() => { window.tfvNode.pos = [300, 300]; window.app.canvas.selectNode(window.tfvNode);"
-              " window.app.canvas.setDirty(true, true); }")  # the selection toolbox shows above the node
-    editor.page.locator("[data-testid=info-button]").click()
-    editor.page.wait_for_function(HELP_FIT, timeout=30000)
-    fit = editor.js(HELP_FIT)
-    assert fit["wide"] == [], fit
-    assert "Set first:" in fit["top"]
-    editor.page.screenshot(path=str(editor_artifacts() / f"help_{node_id}.png"))
+def test_help_pages_fit_the_default_sidebar(editor):
+    """Open each node's help as a user does (selection toolbox → info) in the default sidebar width."""
+    for node_id in HELP_NODES:
+        add_node(editor, node_id)
+        editor.js("() => { window.tfvNode.pos = [700, 400]; window.app.canvas.selectNode(window.tfvNode);"
+                  " window.app.canvas.setDirty(true, true); }")  # right of the open sidebar, toolbox above it
+        editor.page.locator("[data-testid=info-button]").click()
+        editor.page.wait_for_function("(t) => { const h = document.querySelector('.node-help-content h1');"
+                                      " return h && h.textContent.trim() === t; }", arg=HELP_TITLES[node_id],
+                                      timeout=30000)
+        fit = editor.js(HELP_FIT)
+        assert fit["wide"] == [], (node_id, fit)
+        assert "Set first:" in fit["top"], node_id
+        editor.page.screenshot(path=str(editor_artifacts() / f"help_{node_id}.png"))
 
 
 def ranking_workflow(object_info, candidates=6):
