@@ -43,48 +43,83 @@ function onWidgetChange(node, names, fn) {
   }
 }
 
+const CURVES = {  // spatial drawn first, wide; temporal on top, thin and dashed: both show when d_s = d_t
+  spatial: { label: "spatial (d_s)", colour: "#4fc3f7", width: 5, dash: [] },
+  temporal: { label: "temporal (d_t)", colour: "#ffb74d", width: 2, dash: [6, 4] },
+};
+const CAPTION = "low-pass: kept from the previous pass";
+
+// Text boxes of the caption (first line) and the legend (second line, entries side by side), so nothing
+// overlaps at any width; measure(text) gives a text's width in px.
+export function plotLabels(measure, pad = 16) {
+  const boxes = [{ text: CAPTION, x: pad, y: 2, w: measure(CAPTION), h: 12 }];
+  let x = pad;
+  for (const [name, c] of Object.entries(CURVES)) {
+    boxes.push({ text: c.label, curve: name, x: x + 14, y: 16, w: measure(c.label), h: 12 });
+    x += 14 + measure(c.label) + 12;
+  }
+  return boxes;
+}
+
 function drawProfiles(canvas, profiles) {
   const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height, pad = 16;
+  const W = canvas.width, H = canvas.height, pad = 16, top = 34;
   ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = "#1e1e1e";
   ctx.fillRect(0, 0, W, H);
   ctx.strokeStyle = "#555";
+  ctx.lineWidth = 1;
+  ctx.setLineDash([]);
   ctx.beginPath();
   ctx.moveTo(pad, H - pad); ctx.lineTo(W - pad, H - pad);
-  ctx.moveTo(W / 2, pad); ctx.lineTo(W / 2, H - pad);
+  ctx.moveTo(W / 2, top); ctx.lineTo(W / 2, H - pad);
   ctx.stroke();
-  const colours = { spatial: "#4fc3f7", temporal: "#ffb74d" };
-  let legendY = 14;
   for (const [name, values] of Object.entries(profiles)) {
-    ctx.strokeStyle = colours[name];
-    ctx.lineWidth = 2;
+    const c = CURVES[name];
+    ctx.strokeStyle = c.colour;
+    ctx.lineWidth = c.width;
+    ctx.setLineDash(c.dash);
     ctx.beginPath();
     values.forEach((v, i) => {
       const x = pad + (i / (values.length - 1)) * (W - 2 * pad);
-      const y = H - pad - v * (H - 2 * pad);
+      const y = H - pad - v * (H - pad - top);
       if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
     });
     ctx.stroke();
-    ctx.fillStyle = colours[name];
-    ctx.font = "11px sans-serif";
-    ctx.fillText(name === "spatial" ? "spatial (d_s)" : "temporal (d_t)", W - 110, legendY);
-    legendY += 14;
+  }
+  ctx.setLineDash([]);
+  ctx.font = "11px sans-serif";
+  ctx.textBaseline = "top";
+  const boxes = plotLabels((t) => ctx.measureText(t).width, pad);
+  for (const b of boxes) {
+    if (b.curve) {
+      const c = CURVES[b.curve];
+      ctx.strokeStyle = c.colour;
+      ctx.lineWidth = c.width;
+      ctx.setLineDash(c.dash);
+      ctx.beginPath();
+      ctx.moveTo(b.x - 12, b.y + 6); ctx.lineTo(b.x - 2, b.y + 6);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.fillStyle = b.curve ? CURVES[b.curve].colour : "#aaa";
+    ctx.fillText(b.text, b.x, b.y);
   }
   ctx.fillStyle = "#aaa";
+  ctx.textBaseline = "alphabetic";
   ctx.fillText("-Nyquist", pad, H - 3);
   ctx.fillText("0", W / 2 - 3, H - 3);
   ctx.fillText("+Nyquist", W - pad - 44, H - 3);
-  ctx.fillText("low-pass: kept from the previous pass", pad, 12);
+  canvas.tfvLabels = boxes;
 }
 
 function setupFilterNode(node) {
   const canvas = document.createElement("canvas");
   canvas.width = 300;
-  canvas.height = 130;
+  canvas.height = 140;
   canvas.className = "tfv-filter-profile";
   canvas.style.width = "100%";
-  node.addDOMWidget("filter_profile", "tfv_filter_profile", canvas, { serialize: false, getMinHeight: () => 130 });
+  node.addDOMWidget("filter_profile", "tfv_filter_profile", canvas, { serialize: false, getMinHeight: () => 140 });
   const update = () => {
     const kind = widget(node, "filter")?.value ?? "gaussian";
     const order = widget(node, "butterworth_order")?.value ?? 4;
@@ -94,6 +129,7 @@ function setupFilterNode(node) {
     };
     node.tfvProfile = profiles;
     drawProfiles(canvas, profiles);
+    node.tfvLabels = canvas.tfvLabels;
   };
   onWidgetChange(node, ["filter", "d_s", "d_t", "butterworth_order"], update);
   node.tfvUpdate = update;

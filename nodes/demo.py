@@ -1,6 +1,7 @@
 """Weight-free demo model: the analytic video prior of core/analytic.py as a real ComfyUI MODEL,
 with a toy text encoder and a tiny decoder to RGB, so every node can be tried on a CPU in seconds."""
 import hashlib
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +41,12 @@ class AnalyticNet(torch.nn.Module):
         self.layout = layout
         self.parameterization = parameterization
         self.dtype = torch.float32
-        self.owner = None  # set by demo_model(): the BaseModel, whose model_sampling may be patched
+        self.owner_ref = None  # set by demo_model(): a weak reference to the BaseModel (its model_sampling
+        # may be patched); a strong one would make a cycle that keeps the model alive until a full gc
+
+    @property
+    def owner(self):
+        return self.owner_ref()
 
     def frame_sigmas(self, t, transformer_options, batch, frames):
         """Per-(video, frame) sigma [batch, frames]: per-frame timesteps if given, else the sampler's sigmas."""
@@ -75,8 +81,10 @@ class AnalyticNet(torch.nn.Module):
     def _forward(self, xc, t, context=None, transformer_options={}, **kwargs):
         want = 5 if self.layout == VIDEO_5D else 4
         if xc.ndim != want:
+            rows = len(transformer_options.get("cond_or_uncond", [0]))  # CFG stacks cond and uncond
+            shape = (xc.shape[0] // rows, *xc.shape[1:])
             raise ValueError(f"[Demo Video Model] this demo model was loaded with layout '{self.layout}' and "
-                             f"needs {want}D latents, got {tuple(xc.shape)}: change the loader's layout or "
+                             f"needs {want}D latents, got {shape}: change the loader's layout or "
                              "the empty latent node.")
         if self.layout == VIDEO_5D:
             batch, c, frames = xc.shape[:3]
@@ -120,7 +128,7 @@ def demo_model(layout=FRAMES_IN_BATCH, parameterization="eps", rho=0.9, ell=2.0,
     unet = dict(rho=rho, ell=ell, mean_strength=mean_strength, layout=layout, parameterization=parameterization)
     config = DemoConfig(unet, fmt, settings)
     model = comfy.model_base.BaseModel(config, PARAMETERIZATIONS[parameterization], unet_model=AnalyticNet)
-    object.__setattr__(model.diffusion_model, "owner", model)  # plain reference, not a submodule
+    model.diffusion_model.owner_ref = weakref.ref(model)
     return comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
                                             offload_device=comfy.model_management.unet_offload_device())
 

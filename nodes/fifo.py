@@ -271,7 +271,7 @@ def fifo_sample(model, positive, negative, latent, seed=0, num_frames=100, windo
     """Check every input, then run FIFO-Diffusion; returns a LATENT of num_frames frames in the input's layout.
     window_order (reorders one iteration's windows) and probe (called as probe(run, t) after each iteration)
     are for tests and benchmarks."""
-    samples = latent["samples"]
+    samples = host.as_sampled(model, latent["samples"])
     layout = host.video_layout(model, samples, NODE, name="latent")
     check_model(model, layout)
     if "noise_mask" in latent:

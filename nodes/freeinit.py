@@ -129,7 +129,7 @@ class FreeInit:
             return executor(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar,
                             *args, **kwargs)
 
-        layout = host.video_layout(model, noise, NAME, min_frames=1)
+        layout = host.video_layout(model, noise, NAME, min_frames=1, name="latent")
         axes = spectral_axes(layout)
         device = noise.device
         lpf = lowpass_for(noise.shape, axes, self.filter, self.d_s, self.d_t, self.butterworth_order, device)
@@ -168,7 +168,8 @@ def filter_inputs():
                                "ellipsoid of radii d_t, d_s, d_s. box: hard box |f_t| <= d_t, |f_h|, |f_w| <= d_s."),
         io.Float.Input("d_s", default=0.25, min=0.0, max=1.0, step=0.01,
                        tooltip="Spatial cut-off as a fraction of the highest spatial frequency (1 = Nyquist). "
-                               "Frequencies below it come from the low input. Paper: 0.25."),
+                               "Lower frequencies are kept (FreeInit: from the previous pass; Frequency Mix: from "
+                               "the low input). Paper: 0.25."),
         io.Float.Input("d_t", default=0.25, min=0.0, max=1.0, step=0.01,
                        tooltip="Temporal cut-off as a fraction of the highest temporal (frame-to-frame) "
                                "frequency. Paper: 0.25. 0 keeps only the average over frames."),

@@ -83,13 +83,17 @@ def video_layout(model, latent: torch.Tensor, node: str, min_frames: int = 2, na
         raise NodeInputError(str(e).replace(f"[{node}] ", f"[{node}] {lead}", 1)) from None
     fmt = None if model is None else latent_format(model)
     if fmt is not None:
+        # no channel count in these two: inside a sampler it is already the model's (as_sampled)
         native_5d = getattr(fmt, "latent_dimensions", 2) == 3
+        size = f"{latent.shape[-2]}x{latent.shape[-1]}"
         if native_5d and not layout.is_5d:
-            fail(node, f"{lead}this model makes 5D video latents [B, C, T, H, W] but got {tuple(latent.shape)}: "
-                       "use the model's own empty video latent node (e.g. EmptyHunyuanLatentVideo for Wan).")
+            fail(node, f"{lead}this model makes 5D video latents [B, C, T, H, W] but got frames in the batch "
+                       f"({layout.frames} frames of {size}): use the model's own empty video latent node "
+                       "(e.g. EmptyHunyuanLatentVideo for Wan).")
         if layout.is_5d and not native_5d:
             fail(node, f"{lead}this model works on frames in the batch [F, C, H, W] but got a 5D latent "
-                       f"{tuple(latent.shape)}: use an image model's empty latent with batch size = frames.")
+                       f"({layout.videos} video(s) of {layout.frames} frames of {size}): use an image model's empty "
+                       "latent with batch size = frames.")
         channels = latent.shape[1]
         if channels != fmt.latent_channels:
             fail(node, f"{lead}the latent has {channels} channels but the model expects {fmt.latent_channels}: "
@@ -125,6 +129,15 @@ def memory_limit(device) -> int:
     if device.type in ("cpu", "mps"):
         return int(comfy.model_management.get_free_memory(device))
     return int(comfy.model_management.get_total_memory(device))
+
+
+def as_sampled(model, latent: torch.Tensor) -> torch.Tensor:
+    """The latent as ComfyUI's samplers hand it on: an empty latent takes the model's channel count (and a
+    5D model's frame axis). Nodes that sample on their own use it, so that they accept and report what
+    a patch inside KSampler (FreeInit) sees."""
+    if latent.ndim == 4 and getattr(latent_format(model), "latent_dimensions", 2) == 3:
+        return latent  # frames in the batch for a 5D model: left for video_layout to refuse
+    return comfy.sample.fix_empty_latent_channels(model, latent)
 
 
 def prepare_noise(latent: torch.Tensor, seed: int) -> torch.Tensor:

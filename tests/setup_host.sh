@@ -15,6 +15,15 @@ cache=${TFV_HOST_CACHE:-$HOME/.cache/training-free-video}
 host=$cache/host-$key
 log() { printf '[setup_host] %s\n' "$*" >&2; }
 
+# One run at a time per cache (a demo and the tests started together must not delete each other's
+# half-built host or .host copy): the lock is held until this script exits.
+mkdir -p "$cache"
+exec 9>"$cache/setup.lock"
+if ! flock -n 9; then
+  log "another setup_host.sh is running; waiting for it"
+  flock 9
+fi
+
 if [ ! -f "$host/.ready" ]; then
   t0=$(date +%s)
   rm -rf "$host" && mkdir -p "$host" "$cache/dl"

@@ -44,6 +44,25 @@ class Page:
         self.page.wait_for_timeout(400)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
+    def fit(self, viewport=(2560, 1440)):
+        """A larger window with the whole graph in view at full detail (scale <= 1)."""
+        self.page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+        self.js("""async () => { const s = window.app.extensionManager.setting;
+            await s.set('LiteGraph.Canvas.MinFontSizeForLOD', 1); await s.set('Comfy.Minimap.Visible', false); }""")
+        self.js("""() => { const g = window.app.graph, ds = window.app.canvas.ds, T = window.LiteGraph.NODE_TITLE_HEIGHT;
+            const b = [...g._nodes.map(n => [n.pos[0], n.pos[1] - T, n.pos[0] + n.size[0], n.pos[1] + n.size[1]]),
+                       ...g._groups.map(r => [r.pos[0], r.pos[1], r.pos[0] + r.size[0], r.pos[1] + r.size[1]])];
+            const x0 = Math.min(...b.map(r => r[0])), y0 = Math.min(...b.map(r => r[1]));
+            const x1 = Math.max(...b.map(r => r[2])), y1 = Math.max(...b.map(r => r[3]));
+            const W = window.innerWidth - 120, H = window.innerHeight - 140;
+            ds.scale = Math.min(1, W / (x1 - x0), H / (y1 - y0));
+            ds.offset = [100 / ds.scale - x0, 110 / ds.scale - y0]; g.setDirtyCanvas(true, true); }""")
+        self.page.wait_for_timeout(600)
+
+    def shot(self, name):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
     def pack_errors(self):
         """Console errors that come from this pack's extension or nodes. The sandbox has no internet, so
         the frontend's look-ups of registry hosts fail for every node: those are not the pack's errors."""
@@ -58,6 +77,9 @@ def server():
     from comfy_server import ComfyServer
     with ComfyServer(test_nodes=True) as srv:
         yield srv
+        leaks = [line for line in srv.log().splitlines() if "memory leak" in line]
+    if leaks:  # a model the pack kept alive after its prompt
+        pytest.fail("the server log of this tier reports leaks:\n" + "\n".join(leaks))
 
 
 @pytest.fixture(scope="session")

@@ -226,7 +226,7 @@ def test_renoise_rule_per_model_family(mod):
 def test_refuses_a_latent_the_model_cannot_use_before_any_work(mod, host):
     model, _, pos, neg = tiny("ad_eps_fib")
     fm, calls = count_model_calls(attach(mod, model))
-    with pytest.raises(host.NodeInputError, match=r"^\[FreeInit\] this model works on frames in the batch"):
+    with pytest.raises(host.NodeInputError, match=r"^\[FreeInit\] latent: this model works on frames in the batch"):
         ksampler(fm, torch.zeros(1, 4, 3, 8, 8), pos, neg)
     assert calls["calls"] == 0
 

@@ -28,10 +28,39 @@ def test_node_ids_are_unique_prefixed_and_described(schemas):
             assert o.tooltip, f"{s.node_id} output {o.id or o.display_name} has no tooltip"
 
 
+def test_tooltips_name_only_inputs_the_node_has(schemas):
+    """A tooltip that says "the X input" (X a word such as low, high) must be on a node with input X,
+    or say which node it means ("Frequency Mix: from the low input")."""
+    for s in schemas:
+        names = {i.id for i in s.inputs or []}
+        for i in s.inputs or []:
+            for clause in re.split(r"[;.]", i.tooltip):
+                if s.display_name in clause:  # the clause says which node it is about
+                    continue
+                other = next((t.display_name for t in schemas if t.display_name + ":" in clause), None)
+                for word in re.findall(r"\bthe (\w+) input\b", clause):
+                    assert other or word in names, f"{s.node_id}.{i.id} speaks of a '{word}' input it does not have"
+
+
 def test_every_node_has_a_help_page(schemas):
     for s in schemas:
         page = REPO / "js" / "docs" / f"{s.node_id}.md"
         assert page.exists() and len(page.read_text()) > 200, f"missing or empty help page {page.name}"
+
+
+def test_help_pages_start_short_with_the_inputs_that_matter_first(schemas):
+    """What it does and at most three inputs to set first, before the details."""
+    for s in schemas:
+        text = (REPO / "js" / "docs" / f"{s.node_id}.md").read_text()
+        top, _, details = text.partition("\n## Details\n")
+        assert details, f"{s.node_id}: no '## Details' section after the short top"
+        assert len([line for line in top.splitlines() if line.strip()]) <= 9, f"{s.node_id}: top too long"
+        first = re.findall(r"^- \*\*(.+?)\*\*:", top.split("**Set first:**")[1], re.M)
+        names = {i.id for i in s.inputs or []}
+        assert 1 <= len(first) <= 3 and all(n in names for item in first for n in item.split(" / ")), \
+            f"{s.node_id}: set-first inputs {first} are not inputs of the node"
+        for block in re.findall(r"```.*?```", text, re.S):  # code blocks do not wrap in the sidebar
+            assert max(len(line) for line in block.splitlines()) <= 60, f"{s.node_id}: wide code block"
 
 
 def test_no_eval_exec_runtime_installs_or_pickles():
