@@ -482,7 +482,8 @@ def comparison(g, name, off, on, labels):
         saves.append(save)
     cmp = g.add("TFV_CompareVideos", size=(640, 560))
     wire(g, (metrics[0], 0, cmp, "metrics_1"), (metrics[1], 0, cmp, "metrics_2"))
-    return [("Videos", [saves]), ("VBench metrics", [[reward, *metrics]]), (f"{labels[0]} vs {labels[1]}", [[cmp]])]
+    return [("Videos", [saves]), ("VBench metrics", [[reward], [metrics[0]], [metrics[1]]]),
+            (f"{labels[0]} vs {labels[1]}", [[cmp]])]
 
 
 def demo_metrics_freeinit(g):

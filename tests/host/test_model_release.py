@@ -42,7 +42,8 @@ def run_freeinit(model, lat, pos, neg):
 
 
 def run_fifo(model, lat, pos, neg):
-    schedule = result(fifo.FIFOPromptSchedule.execute(conditioning_1=pos, from_frame_1=3))[0]
+    schedule = result(fifo.FIFOPromptSchedule.execute(conditioning_1=pos, from_frame_1=3, from_frame_2=1000,
+                                                      from_frame_3=1000, from_frame_4=1000))[0]
     result(fifo.FIFOSampler.execute(model, pos, neg, {"samples": torch.zeros_like(lat)}, 1, 6, 2, 1, True, 1, 2.0,
                                     1.0, "normal", "generate", True, schedule))
 
