@@ -167,9 +167,10 @@ def metrics(video: torch.Tensor, prompt: str) -> dict[str, float]:
     radius = (area / torch.pi).sqrt() if p["shape"] == "circle" else area.sqrt() / 2
     ideal = shape_mask(p["shape"], centres, radius, h)
     fidelity = torch.where(area > 1.0, _iou(m, ideal), torch.zeros_like(area))
-    out = {"fidelity": fidelity.mean().item(), "size_cv": (area.std() / area.mean().clamp_min(1e-6)).item()}
+    out = {"fidelity": fidelity.mean().item()}
     colour = (video * m[:, None]).sum((-1, -2)) / area[:, None].clamp_min(1e-6)      # [T, 3]
     if t > 1:
+        out["size_cv"] = (area.std() / area.mean().clamp_min(1e-6)).item()
         aligned = _shift(m[:-1], centres[1:] - centres[:-1])
         out["consistency"] = _iou(aligned, m[1:]).mean().item()
         out["colour_drift"] = (colour[1:] - colour[:-1]).norm(dim=-1).mean().item()
