@@ -71,9 +71,11 @@ def test_nivsds_animates_the_static_anchor():
     beyond_noise(rows, "speed", +1, 0.3)
 
 
-def test_fifo_keeps_per_frame_quality_beyond_the_trained_length():
-    """16 frames from the 8-frame video UNet: FIFO-Diffusion (window 8, 2 partitions, lookahead) against plain
-    sampling of all 16 frames at once with the same steps and the same (ancestral) noise."""
+def test_fifo_beats_plain_sampling_of_the_same_length():
+    """16 frames from the 8-frame video UNet: FIFO-Diffusion (window 8, 2 partitions, lookahead, eta 1) against
+    plain sampling of all 16 frames at once with the same steps, scheduler and ancestral noise (eta 1). On this
+    model plain sampling does not degrade with the length (the benchmark has 8 frames too), so what this shows is
+    FIFO's diagonal denoising itself, not a rescue beyond the trained length."""
     rows = [lab.fifo_effect(s, prompt(s)) for s in range(3)]
     assert all(r["calls_on"] > r["calls_off"] for r in rows)
     beyond_noise(rows, "fidelity", +1, 0.1)
