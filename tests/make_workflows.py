@@ -164,9 +164,38 @@ def freeinit_wan21(g):
              (k, 0, dec, "samples"), (vae, 0, dec, "vae"), (dec, 0, save, "images")])
 
 
+def demo_learned(g):
+    """The learned shapes-world video model (trained weights that ship with the pack): 8 frames with the plain
+    KSampler, the same with FreeInit, and 32 frames from its 8-frame window with FIFO-Diffusion."""
+    m = g.add("TFV_LearnedModelLoader", pos=(50, 50), model="video_unet")
+    pos = g.add("TFV_LearnedTextEncode", pos=(50, 330), text="red circle moving right")
+    neg = g.add("TFV_LearnedTextEncode", pos=(50, 560), text="")
+    lat = g.add("EmptyLatentImage", pos=(50, 790), width=64, height=64, batch_size=8)
+    fi = g.add("TFV_FreeInit", pos=(420, 520), iterations=3)
+    wire(g, (m, 0, fi, "model"), (m, 1, pos, "text_encoder"), (m, 1, neg, "text_encoder"))
+    for row, (title, model) in enumerate([("KSampler, 8 frames", m), ("with FreeInit (3 passes)", fi)]):
+        y = 50 + 470 * row
+        k = g.add("KSampler", title=title, pos=(800, y), seed=1, steps=10, cfg=5.0, sampler_name="ddim",
+                  scheduler="ddim_uniform")
+        dec = g.add("TFV_DemoDecode", pos=(1170, y))
+        save = g.add("SaveAnimatedWEBP", pos=(1490, y), filename_prefix=f"demo_learned_{'freeinit' if row else 'plain'}",
+                     fps=4.0)
+        wire(g, (model, 0, k, "model"), (pos, 0, k, "positive"), (neg, 0, k, "negative"), (lat, 0, k, "latent_image"),
+             (m, 2, dec, "decoder"), (k, 0, dec, "samples"), (dec, 0, save, "images"))
+        g.group(title, [k, dec, save])
+    y = 50 + 470 * 2
+    fifo = g.add("TFV_FIFOSampler", title="FIFO-Diffusion, 32 frames", pos=(800, y), seed=1, num_frames=32,
+                 window_frames=8, partitions=2, cfg=5.0)
+    dec = g.add("TFV_DemoDecode", pos=(1170, y))
+    save = g.add("SaveAnimatedWEBP", pos=(1490, y), filename_prefix="demo_learned_fifo", fps=4.0)
+    wire(g, (m, 0, fifo, "model"), (pos, 0, fifo, "positive"), (neg, 0, fifo, "negative"), (lat, 0, fifo, "latent"),
+         (m, 2, dec, "decoder"), (fifo, 0, dec, "samples"), (dec, 0, save, "images"))
+    g.group("FIFO-Diffusion, 32 frames from the 8-frame window", [fifo, dec, save])
+
+
 WORKFLOWS = {"demo_ksampler": demo_ksampler, "i4vgen_animatediff": i4vgen_animatediff, "demo_i4vgen": demo_i4vgen,
              "demo_freeinit": demo_freeinit, "freeinit_animatediff": freeinit_animatediff,
-             "freeinit_wan21": freeinit_wan21}
+             "freeinit_wan21": freeinit_wan21, "demo_learned": demo_learned}
 
 
 def main(names):
