@@ -460,6 +460,43 @@ def i4vgen_animatediff(g):
          ("Output", [[save]])]])
 
 
+def demo_learned(g):
+    note = g.note(note_text(
+        "Demo X: the learned video models (shapes world)",
+        "Small video models trained on a synthetic world of coloured shapes that move and bounce (weights ship "
+        "with the pack, 3 MB): 8 frames with the plain KSampler, the same seed with FreeInit, and 32 frames from "
+        "the 8-frame window with FIFO-Diffusion.",
+        "the prompt (colour, shape, direction: e.g. \"blue square moving up\"), then FreeInit's iterations.",
+        "DDIM (ddim_uniform) 10 steps, CFG 5; FreeInit 3 passes; FIFO f = 8, n = 2. The models are weak "
+        "(blobs of the prompted colour rather than clean shapes): they are instruments, see the README's "
+        "quality table.", "**Model files:** none to download: the learned weights are in `nodes/learned/`."))
+    m = g.add("TFV_LearnedModelLoader", model="video_unet")
+    pos = g.add("TFV_LearnedTextEncode", title="Prompt", text="red circle moving right")
+    neg = g.add("TFV_LearnedTextEncode", title="Negative prompt", text="")
+    lat = g.add("EmptyLatentImage", width=64, height=64, batch_size=8)
+    fi = g.add("TFV_FreeInit", iterations=3)
+    wire(g, (m, 0, fi, "model"), (m, 1, pos, "text_encoder"), (m, 1, neg, "text_encoder"))
+    runs = []
+    for title, model, name in [("KSampler, 8 frames", m, "plain"), ("KSampler with FreeInit (3 passes)", fi,
+                                                                      "freeinit")]:
+        k = g.add("KSampler", title=title, seed=1, steps=10, cfg=5.0, sampler_name="ddim", scheduler="ddim_uniform")
+        dec = g.add("TFV_DemoDecode")
+        save = g.add("SaveAnimatedWEBP", title=f"Video: {title}", size=(OUT["width"], OUT["height"]),
+                     filename_prefix=f"demo_learned_{name}", fps=4.0)
+        wire(g, (model, 0, k, "model"), (pos, 0, k, "positive"), (neg, 0, k, "negative"), (lat, 0, k, "latent_image"),
+             (m, 2, dec, "decoder"), (k, 0, dec, "samples"), (dec, 0, save, "images"))
+        runs.append((title, [[k, dec], [save]]))
+    fifo = g.add("TFV_FIFOSampler", title="FIFO-Diffusion, 32 frames", size=(340, 520), seed=1, num_frames=32,
+                 window_frames=8, partitions=2, cfg=5.0)
+    dec = g.add("TFV_DemoDecode")
+    save = g.add("SaveAnimatedWEBP", title="Video: FIFO-Diffusion, 32 frames", size=(OUT["width"], OUT["height"]),
+                 filename_prefix="demo_learned_fifo", fps=4.0)
+    wire(g, (m, 0, fifo, "model"), (pos, 0, fifo, "positive"), (neg, 0, fifo, "negative"), (lat, 0, fifo, "latent"),
+         (m, 2, dec, "decoder"), (fifo, 0, dec, "samples"), (dec, 0, save, "images"))
+    layout(g, note, None, rows=[[("Learned model and prompts", [[m, lat], [pos, neg]]), ("FreeInit", [[fi]]),
+                                 runs[0]], [runs[1], ("FIFO-Diffusion, 32 frames", [[fifo, dec], [save]])]])
+
+
 # ------------------------------------------------------------- Video Metrics: each method on and off, measured
 METRICS_NOTE = ("**Reading the table.** Video Metrics computes VBench's formulas per video; Compare Videos shows "
                 "both side by side with the difference. On the demo model the metrics use weight-free proxies "
@@ -648,6 +685,7 @@ WORKFLOWS = {
     "demo_metrics_fifo": ("Demo 7, FIFO-Diffusion measured with Video Metrics", demo_metrics_fifo),
     "demo_metrics_ivmixed": ("Demo 8, IV-Mixed measured with Video Metrics", demo_metrics_ivmixed),
     "demo_metrics_i4vgen": ("Demo 9, I4VGen measured with Video Metrics", demo_metrics_i4vgen),
+    "demo_learned": ("Demo X, learned video models - KSampler, FreeInit and FIFO", demo_learned),
 }
 
 
