@@ -512,8 +512,8 @@ def comparison(g, name, off, on, labels):
     for src, label, tag in [(off, labels[0], "off"), (on, labels[1], "on")]:
         m = g.add("TFV_VideoMetrics", title=f"Video Metrics: {label}", size=(340, 300), label=label,
                   filename_prefix=f"metrics/{name}_{tag}")
-        save = g.add("SaveAnimatedWEBP", title=f"Video: {label}", size=(OUT["width"], OUT["height"]),
-                     filename_prefix=f"{name}_{tag}", fps=8.0)
+        save = g.add("SaveAnimatedWEBP", title=f"Video: {label}", size=(OUT["width"], OUT["height"] + 180),
+                     filename_prefix=f"{name}_{tag}", fps=8.0)  # 520 px once left only 159 px of preview
         wire(g, (src, 0, m, "images"), (reward, 0, m, "aesthetic_model"), (src, 0, save, "images"))
         metrics.append(m)
         saves.append(save)
